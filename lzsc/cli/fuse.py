@@ -1,0 +1,64 @@
+"""``lzsc fuse A B -o OUT``: fuse one pair of files, or two folders of pairs matched by file name."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..checkpoints import CheckpointError, load_fnet
+from ..fusion import fuse_files, fuse_folder
+from ..io import ImageError, save_image
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    p = subparsers.add_parser(
+        "fuse",
+        help="fuse a pair of images (or two folders of pairs) with FNet",
+        description="Fuse A (infrared / MRI) with B (visible / CT / PET / SPECT). Files in, file out; "
+        "folders in (pairs matched by file name), folder out.",
+    )
+    p.add_argument("a", type=Path, help="source A: an image file or a folder")
+    p.add_argument("b", type=Path, help="source B: an image file or a folder")
+    p.add_argument("-o", "--out", type=Path, required=True, help="output file (pair) or folder (folders)")
+    p.add_argument(
+        "--checkpoint",
+        default="official",
+        help="'official' (the released weights under $LZSC_DATA/checkpoints) or a checkpoint path",
+    )
+    p.add_argument("--color", action="store_true", help="fuse B's luma and keep its chroma (RGB B)")
+    p.add_argument(
+        "--ycbcr",
+        choices=("matlab", "kornia"),
+        default="matlab",
+        help="colour conversion: the release's studio-swing YCbCr (default) or kornia's full range",
+    )
+    p.add_argument(
+        "--keep-ext",
+        action="store_true",
+        help="folder mode: save under the source's name and format as the release does (.jpg -> JPEG)",
+    )
+    p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    p.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        model = load_fnet(args.checkpoint).to(args.device)
+    except (CheckpointError, FileNotFoundError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.a.is_dir() and args.b.is_dir():
+        report = fuse_folder(model, args.a, args.b, args.out, args.color, args.ycbcr, args.keep_ext)
+        print(report.summary())
+        return 0 if report.ok else 1
+    if args.a.is_dir() or args.b.is_dir():
+        print("error: give two files or two folders, not one of each", file=sys.stderr)
+        return 2
+    try:
+        fused = fuse_files(model, args.a, args.b, color=args.color, ycbcr=args.ycbcr)
+    except ImageError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    print(f"wrote {save_image(args.out, fused)}")
+    return 0

@@ -1,0 +1,108 @@
+"""Fusing images with a trained FNet: tensors, files and folders of pairs.
+
+Inference follows the release (official_release.md): sources read as 8-bit grey / 255, A the
+infrared or MRI image, B the visible / CT / PET / SPECT image, output clip-x255-round to 8 bit. In
+colour mode only B's luma is fused (``lzsc.io.fuse_color``). No autograd is recorded.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from .io import (
+    ImageError,
+    fuse_color,
+    pair_files,
+    read_image,
+    read_pair,
+    rgb_to_gray_u8,
+    save_image,
+    to_tensor,
+    to_uint8,
+)
+
+__all__ = ["FolderReport", "fuse_files", "fuse_folder", "fuse_tensors", "output_name"]
+
+
+def fuse_tensors(model: nn.Module, a: Tensor, b: Tensor) -> Tensor:
+    """F = model(A, B) without autograd, on the model's device; returns a CPU float tensor."""
+    device = next(model.parameters()).device
+    with torch.inference_mode():
+        return model(a.to(device), b.to(device)).float().cpu()
+
+
+def fuse_files(
+    model: nn.Module, path_a: str | Path, path_b: str | Path, color: bool = False, ycbcr: str = "matlab"
+) -> np.ndarray:
+    """Fuse one pair of files into a uint8 image: grey (H, W), or RGB (H, W, 3) in colour mode.
+
+    Colour mode needs an RGB B (a grey B is fused in grey mode, as there is no chroma to keep).
+    """
+    if not color:
+        a, b = read_pair(path_a, path_b)
+        return to_uint8(fuse_tensors(model, a, b))
+    a_img, b_img = read_image(path_a), read_image(path_b)
+    if a_img.shape[:2] != b_img.shape[:2]:
+        raise ImageError(
+            f"size mismatch: {path_a} is {a_img.shape[1]}x{a_img.shape[0]} but {path_b} is "
+            f"{b_img.shape[1]}x{b_img.shape[0]} (W x H); register or resize the pair to a common size"
+        )
+    a = to_tensor(rgb_to_gray_u8(a_img))
+    if b_img.ndim == 2:
+        return to_uint8(fuse_tensors(model, a, to_tensor(b_img)))
+    return fuse_color(b_img, lambda y: fuse_tensors(model, a, y), ycbcr=ycbcr)
+
+
+def output_name(name: str, keep_ext: bool) -> str:
+    """The fused file's name: the source's name as the release does (``keep_ext``), else ``stem.png``."""
+    return name if keep_ext else f"{Path(name).stem}.png"
+
+
+@dataclass
+class FolderReport:
+    """What a folder fusion did: written files, and one message per pair that failed."""
+
+    written: list[Path] = field(default_factory=list)
+    failed: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.failed
+
+    def summary(self) -> str:
+        lines = [f"fused {len(self.written)} pair(s), {len(self.failed)} failed"]
+        lines += [f"  FAILED {name}: {msg}" for name, msg in self.failed.items()]
+        return "\n".join(lines)
+
+
+def fuse_folder(
+    model: nn.Module,
+    a_dir: str | Path,
+    b_dir: str | Path,
+    out_dir: str | Path,
+    color: bool = False,
+    ycbcr: str = "matlab",
+    keep_ext: bool = False,
+    limit: int | None = None,
+    progress: bool = True,
+) -> FolderReport:
+    """Fuse every pair of two folders matched by file name; a bad pair is reported, the rest still run."""
+    pairs, problems = pair_files(a_dir, b_dir)
+    report = FolderReport()
+    for msg in problems:
+        report.failed[msg.split(":")[0]] = msg
+    if limit is not None:
+        pairs = pairs[:limit]
+    for name, pa, pb in tqdm(pairs, desc="fusing", unit="pair", disable=not progress):
+        try:
+            fused = fuse_files(model, pa, pb, color=color, ycbcr=ycbcr)
+            report.written.append(save_image(Path(out_dir) / output_name(name, keep_ext), fused))
+        except (ImageError, ValueError, OSError) as err:
+            report.failed[name] = str(err)
+    return report

@@ -1,0 +1,6 @@
+"""FNet and IFNet, built from the unrolled blocks of ``lzsc.unrolled``."""
+
+from .fnet import FNet, FNetConfig, FNetOutput, check_pair
+from .ifnet import IFNet, IFNetConfig
+
+__all__ = ["FNet", "FNetConfig", "FNetOutput", "IFNet", "IFNetConfig", "check_pair"]

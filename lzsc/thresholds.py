@@ -1,0 +1,168 @@
+"""Thresholding operators: hard H_theta, soft S_theta and sigmoidal T_{alpha,gamma,theta}.
+
+One convention for the whole library: **theta is the cut-off** on |x|, never the regularisation
+weight lambda. A solver with step mu and weight lambda converts once:
+
+- l0 (IHT):  H_theta is the prox of mu * lambda * ||.||_0 with theta = sqrt(2 * lambda * mu);
+- l1 (ISTA): S_theta is the prox of mu * lambda * ||.||_1 with theta = lambda * mu.
+
+Definitions (paper eqs. 3, 5, 6; the sigmoidal one sign-symmetric as in the authors' release)::
+
+    H_theta(x)               = x * 1[|x| > theta]
+    S_theta(x)               = sign(x) * max(|x| - theta, 0)
+    T_{alpha,gamma,theta}(x) = sign(x) * (|x| - alpha * theta) * sigmoid(gamma * (|x| - theta))
+
+T interpolates between the two: away from |x| = theta it equals H for alpha = 0 and S for alpha = 1,
+while staying smooth (differentiable in x and theta), which is what lets the LZSC block learn theta.
+Introduced in ``notebooks/03_thresholds.ipynb``.
+"""
+
+from __future__ import annotations
+
+import torch
+from torch import Tensor, nn
+
+__all__ = [
+    "THRESHOLD_KINDS",
+    "HardThreshold",
+    "SigmoidalThreshold",
+    "SoftThreshold",
+    "hard_threshold",
+    "sigmoidal_threshold",
+    "soft_threshold",
+    "threshold",
+    "threshold_kernel",
+]
+
+
+def _check(x: Tensor, theta: Tensor | float) -> Tensor:
+    if not isinstance(x, Tensor):
+        raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
+    if not torch.is_floating_point(x):
+        raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with x.float()")
+    theta_t = torch.as_tensor(theta, dtype=x.dtype, device=x.device)
+    if torch.any(theta_t < 0):
+        raise ValueError(f"theta is a cut-off on |x| and must be >= 0, got {theta}")
+    return theta_t
+
+
+def hard_threshold(x: Tensor, theta: Tensor | float) -> Tensor:
+    """Hard threshold H_theta(x) = x * 1[|x| > theta] (paper eq. 3).
+
+    ``theta`` is the cut-off (a float, or a tensor broadcastable to ``x``). Values with
+    |x| <= theta become exact zeros. The gradient w.r.t. ``x`` is the support indicator;
+    there is no useful gradient w.r.t. ``theta`` (the reason the LZSC block uses the sigmoidal T).
+    """
+    return _hard(x, _check(x, theta))
+
+
+def soft_threshold(x: Tensor, theta: Tensor | float) -> Tensor:
+    """Soft threshold S_theta(x) = sign(x) * max(|x| - theta, 0) (paper eq. 5), the l1 prox."""
+    return _soft(x, _check(x, theta))
+
+
+def sigmoidal_threshold(x: Tensor, theta: Tensor | float, alpha: float = 0.1, gamma: float = 100.0) -> Tensor:
+    """Sigmoidal threshold T_{alpha,gamma,theta}(x) (paper eq. 6, sign-symmetric as released).
+
+    T(x) = sign(x) * (|x| - alpha * theta) * sigmoid(gamma * (|x| - theta)).
+
+    ``alpha`` in [0, 1] sets how much large values are shrunk (0: none, like H; 1: by theta,
+    like S); ``gamma`` > 0 sets the steepness at |x| = theta. ``torch.sigmoid`` is used instead
+    of the release's ``1 / (1 + exp(-z))`` so that neither values nor gradients overflow
+    (|x| up to 1e6 with gamma = 100 in float32 stays finite). Away from the cut-off the
+    sigmoid saturates: for | |x| - theta | >= delta it differs from a step by at most
+    exp(-gamma * delta).
+    """
+    theta_t = _check(x, theta)
+    _check_shape_params(alpha, gamma)
+    return _sigmoidal(x, theta_t, alpha, gamma)
+
+
+def threshold(
+    kind: str, x: Tensor, theta: Tensor | float, alpha: float = 0.1, gamma: float = 100.0
+) -> Tensor:
+    """Apply the threshold named ``kind`` ("hard", "soft" or "sigmoidal") with cut-off ``theta``."""
+    return threshold_kernel(kind)(x, _check(x, theta), alpha, gamma)
+
+
+def _hard(x: Tensor, theta: Tensor, alpha: float = 0.0, gamma: float = 0.0) -> Tensor:
+    return x * (x.abs() > theta).to(x.dtype)
+
+
+def _soft(x: Tensor, theta: Tensor, alpha: float = 1.0, gamma: float = 0.0) -> Tensor:
+    return torch.sign(x) * torch.clamp(x.abs() - theta, min=0)
+
+
+def _sigmoidal(x: Tensor, theta: Tensor, alpha: float = 0.1, gamma: float = 100.0) -> Tensor:
+    mag = x.abs()
+    return torch.sign(x) * (mag - alpha * theta) * torch.sigmoid(gamma * (mag - theta))
+
+
+_KERNELS = {"hard": _hard, "soft": _soft, "sigmoidal": _sigmoidal}
+THRESHOLD_KINDS = tuple(_KERNELS)
+
+
+def threshold_kernel(kind: str):
+    """The unchecked threshold ``f(x, theta, alpha, gamma)`` named ``kind``, for hot loops.
+
+    Inputs are not validated (no host synchronisation); the LZSC block uses this with a
+    theta that is positive by construction (softplus). hard ignores alpha and gamma, soft too.
+    """
+    try:
+        return _KERNELS[kind]
+    except KeyError:
+        raise ValueError(f"unknown threshold kind {kind!r}; choose one of {THRESHOLD_KINDS}") from None
+
+
+def _check_shape_params(alpha: float, gamma: float) -> None:
+    if not 0.0 <= alpha <= 1.0:
+        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
+    if gamma <= 0:
+        raise ValueError(f"gamma must be > 0, got {gamma}")
+
+
+class _Threshold(nn.Module):
+    """Base: holds theta either as a learnable parameter or as a fixed buffer."""
+
+    def __init__(self, theta: float = 0.1, learnable: bool = False) -> None:
+        super().__init__()
+        if theta < 0:
+            raise ValueError(f"theta is a cut-off and must be >= 0, got {theta}")
+        value = torch.tensor(float(theta))
+        if learnable:
+            self.theta = nn.Parameter(value)
+        else:
+            self.register_buffer("theta", value)
+
+    def extra_repr(self) -> str:
+        return f"theta={float(self.theta.detach()):.4g}, learnable={isinstance(self.theta, nn.Parameter)}"
+
+
+class HardThreshold(_Threshold):
+    """Module form of :func:`hard_threshold`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return hard_threshold(x, self.theta)
+
+
+class SoftThreshold(_Threshold):
+    """Module form of :func:`soft_threshold`."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        return soft_threshold(x, self.theta)
+
+
+class SigmoidalThreshold(_Threshold):
+    """Module form of :func:`sigmoidal_threshold` (alpha and gamma fixed, theta optionally learnable)."""
+
+    def __init__(self, theta: float = 0.1, alpha: float = 0.1, gamma: float = 100.0, learnable: bool = False):
+        super().__init__(theta, learnable)
+        _check_shape_params(alpha, gamma)
+        self.alpha = alpha
+        self.gamma = gamma
+
+    def forward(self, x: Tensor) -> Tensor:
+        return sigmoidal_threshold(x, self.theta, self.alpha, self.gamma)
+
+    def extra_repr(self) -> str:
+        return f"{super().extra_repr()}, alpha={self.alpha}, gamma={self.gamma}"

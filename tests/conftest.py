@@ -1,0 +1,38 @@
+"""Shared fixtures: the data root (tests that need it skip with a message), small models, images."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from lzsc.paths import data_root
+
+
+@pytest.fixture(scope="session")
+def lzsc_data() -> Path:
+    root = data_root()
+    if root is None:
+        pytest.skip("LZSC_DATA is not set: real-data test skipped (set it to the data root to run it)")
+    return root
+
+
+@pytest.fixture(scope="session")
+def official_path(lzsc_data: Path) -> Path:
+    path = lzsc_data / "checkpoints" / "fnet_official.pth"
+    if not path.is_file():
+        pytest.skip(f"released weights not found at {path}")
+    return path
+
+
+@pytest.fixture(scope="session")
+def official_fnet(official_path: Path):
+    from lzsc.checkpoints import load_official_fnet
+
+    return load_official_fnet(official_path)
+
+
+@pytest.fixture
+def generator() -> torch.Generator:
+    return torch.Generator().manual_seed(0)
