@@ -18,9 +18,7 @@ symbols. :func:`official_to_lzsc` maps one to the other, key by key::
 from __future__ import annotations
 
 import hashlib
-import os
 import re
-import tempfile
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -28,6 +26,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .atomic import atomic_open
 from .models import FNet
 from .paths import official_checkpoint
 
@@ -165,19 +164,9 @@ def load_fnet(spec: str | Path) -> FNet:
 
 def save_atomic(obj: Any, path: str | Path) -> Path:
     """``torch.save`` to a temporary file in the same folder, fsync, then rename over ``path``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            torch.save(obj, fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    with atomic_open(path) as fh:
+        torch.save(obj, fh)
+    return Path(path)
 
 
 def file_sha256(path: str | Path, length: int = 12) -> str:

@@ -15,8 +15,6 @@ Conventions (stated once, used everywhere):
 
 from __future__ import annotations
 
-import os
-import tempfile
 from pathlib import Path
 
 import kornia
@@ -24,6 +22,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 from torch import Tensor
+
+from .atomic import atomic_open
 
 __all__ = [
     "IMAGE_SUFFIXES",
@@ -144,18 +144,11 @@ def fuse_color(rgb_b: np.ndarray, fuse_luma, ycbcr: str = "matlab") -> np.ndarra
 def save_image(path: str | Path, image: np.ndarray) -> Path:
     """Write a uint8 grey or RGB image atomically; ``.jpg``/``.jpeg`` gives JPEG (quality 95), else PNG."""
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
     fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
-                fh, format=fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {})
-            )
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_open(path) as fh:
+        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+            fh, format=fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {})
+        )
     return path
 
 

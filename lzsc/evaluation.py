@@ -1,0 +1,235 @@
+"""Evaluate a fusion model on the paper's test sets with the metrics of ``lzsc.metrics``.
+
+For each pair: fuse (or take an already fused image), save the 8-bit result, re-read it, and compute
+every metric on the grey of the saved image against the grey sources, as the reference evaluator
+does. Two protocols (``lzsc.metrics.PROTOCOLS``):
+
+- ``default``: grey fusion everywhere, lossless PNG outputs, SSIM with data_range 255, CE as VIFB's mean;
+- ``paper``: what the paper's Table I was measured under (metrics.md): colour (studio-swing YCbCr)
+  fusion for the medical sets, JPEG outputs for RoadScene (the release saves under the source's
+  ``.jpg`` name), SSIM with the legacy data_range 2, CE as the sum of the two cross entropies.
+
+Fused images are cached under ``cache_dir/<model hash>/<protocol>/<dataset>/`` so a second evaluation
+does not fuse again, and per-pair rows are appended to a CSV as they are computed so that an
+interrupted run restarts where it stopped. Introduced in ``notebooks/08_reproduce_table1.ipynb``.
+"""
+
+from __future__ import annotations
+
+import csv
+import hashlib
+import html
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+from torch import nn
+from tqdm.auto import tqdm
+
+from .atomic import atomic_open
+from .fusion import fuse_files, output_name
+from .io import IMAGE_SUFFIXES, pair_files, read_image, rgb_to_gray_u8, save_image
+from .metrics import METRIC_NAMES, PROTOCOLS, compute_all
+from .paths import TEST_SETS, dataset_dirs
+from .reference import PAPER_METRICS, best_competitor, paper_value
+
+__all__ = ["DATASETS", "EvalResult", "evaluate", "model_hash", "write_rows"]
+
+DATASETS = tuple(TEST_SETS)
+ID_FIELDS = ("dataset", "name", "protocol", "model")
+FUSION_MODE = {
+    "default": "grey fusion, lossless PNG outputs",
+    "paper": "colour (studio-swing YCbCr) fusion for MRI_CT/PET/SPECT, JPEG outputs for RoadScene",
+}
+CONVENTIONS = (
+    "A = infrared (TNO, RoadScene) or MRI; B = visible / CT / PET / SPECT; sources and fused images "
+    "read as 8-bit grey with OpenCV BGR->GRAY weights; metrics on the saved 8-bit fused image; "
+    "MI, VIF, SSIM summed over the two sources; per-dataset mean over pairs."
+)
+
+
+def model_hash(model: nn.Module, length: int = 12) -> str:
+    """SHA-256 of a model's state_dict (names and bytes): the cache key of its fused images."""
+    digest = hashlib.sha256()
+    for key, value in sorted(model.state_dict().items()):
+        digest.update(key.encode())
+        digest.update(value.detach().cpu().contiguous().numpy().tobytes())
+    return digest.hexdigest()[:length]
+
+
+@dataclass
+class EvalResult:
+    """Per-pair metric rows of one data set, with summaries that print nicely in Jupyter."""
+
+    dataset: str
+    protocol: str
+    model: str
+    rows: list[dict] = field(default_factory=list)
+    scale: str = ""
+
+    def means(self) -> dict[str, float]:
+        return {m: float(np.mean([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
+
+    def stds(self) -> dict[str, float]:
+        return {m: float(np.std([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
+
+    def summary(self) -> list[dict]:
+        """One row per metric: mean, std, the paper's FNet value, the difference, the best competitor."""
+        means, stds = self.means(), self.stds()
+        out = []
+        for m in METRIC_NAMES:
+            paper = paper_value(self.dataset, m) if m in PAPER_METRICS else None
+            best = best_competitor(self.dataset, m) if m in PAPER_METRICS else None
+            out.append(
+                {
+                    "metric": m,
+                    "mean": means.get(m, math.nan),
+                    "std": stds.get(m, math.nan),
+                    "paper": paper,
+                    "diff": None if paper is None else means.get(m, math.nan) - paper,
+                    "best_other": best,
+                }
+            )
+        return out
+
+    def header(self) -> str:
+        scale = f"; {self.scale}" if self.scale else ""
+        return (
+            f"{self.dataset}: {len(self.rows)} pairs, model {self.model}, protocol '{self.protocol}' "
+            f"[{FUSION_MODE[self.protocol]}; {PROTOCOLS[self.protocol]}]{scale}\n{CONVENTIONS}"
+        )
+
+    def __str__(self) -> str:
+        lines = [self.header(), f"{'metric':<6} {'mean':>8} {'std':>7} {'paper':>7} {'diff':>7}  best other"]
+        for r in self.summary():
+            paper = "" if r["paper"] is None else f"{r['paper']:.2f}"
+            diff = "" if r["diff"] is None else f"{r['diff']:+.3f}"
+            best = "" if r["best_other"] is None else f"{r['best_other'][1]:.2f} {r['best_other'][0]}"
+            lines.append(f"{r['metric']:<6} {r['mean']:8.3f} {r['std']:7.3f} {paper:>7} {diff:>7}  {best}")
+        return "\n".join(lines)
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<th>{h}</th>" for h in ("metric", "ours (mean ± std)", "paper FNet", "diff", "best other")
+        )
+        body = []
+        for r in self.summary():
+            paper = "" if r["paper"] is None else f"{r['paper']:.2f}"
+            diff = "" if r["diff"] is None else f"{r['diff']:+.3f}"
+            best = r["best_other"] and f"{r['best_other'][1]:.2f} ({html.escape(r['best_other'][0])})"
+            body.append(
+                f"<tr><td>{r['metric']}</td><td>{r['mean']:.3f} ± {r['std']:.3f}</td>"
+                f"<td>{paper}</td><td>{diff}</td><td>{best}</td></tr>"
+            )
+        return f"<p><b>{html.escape(self.header())}</b></p><table><tr>{head}</tr>{''.join(body)}</table>"
+
+
+def _read_rows(path: Path | None) -> list[dict]:
+    if path is None or not path.is_file():
+        return []
+    rows = []
+    with open(path, newline="") as fh:
+        for row in csv.DictReader(fh):
+            try:
+                rows.append({**row, **{m: float(row[m]) for m in METRIC_NAMES}})
+            except (KeyError, TypeError, ValueError):
+                continue  # a line cut short by an interrupted run is recomputed
+    return rows
+
+
+def write_rows(path: Path, rows: list[dict]) -> Path:
+    """Write per-pair rows as CSV atomically (temporary file + rename)."""
+    with atomic_open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*ID_FIELDS, *METRIC_NAMES])
+        writer.writeheader()
+        for row in rows:
+            writer.writerow(
+                {k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in writer.fieldnames}
+            )
+    return path
+
+
+def _find_fused(folder: Path, name: str) -> Path | None:
+    for cand in [folder / name, *(folder / f"{Path(name).stem}{s}" for s in IMAGE_SUFFIXES)]:
+        if cand.is_file():
+            return cand
+    return None
+
+
+def evaluate(
+    dataset: str,
+    model: nn.Module | None = None,
+    protocol: str = "default",
+    fused_dir: str | Path | None = None,
+    out_csv: str | Path | None = None,
+    limit: int | None = None,
+    cache_dir: str | Path = Path("runs") / "fused",
+    root: str | Path | None = None,
+    progress: bool = True,
+    scale: str = "",
+) -> EvalResult:
+    """Evaluate ``model`` (or the images in ``fused_dir``) on a test set; see the module docstring.
+
+    ``limit`` keeps the first N pairs sorted by name. Rows already in ``out_csv`` for the same
+    data set, protocol and model are reused, new rows are appended to it as they are computed.
+    """
+    if protocol not in PROTOCOLS:
+        raise ValueError(f"unknown protocol {protocol!r}; choose one of {tuple(PROTOCOLS)}")
+    if (model is None) == (fused_dir is None):
+        raise ValueError("give either a model to fuse with or a folder of fused images (fused_dir), not both")
+    a_dir, b_dir, spec = dataset_dirs(dataset, "test", root)
+    pairs, problems = pair_files(a_dir, b_dir)
+    if problems:
+        raise FileNotFoundError(f"{dataset}: unpaired files:\n  " + "\n  ".join(problems))
+    pairs = pairs[:limit] if limit is not None else pairs
+    paper = protocol == "paper"
+    color, keep_ext = paper and spec.color, paper and dataset == "RoadScene"
+    if model is not None:
+        tag = model_hash(model)
+        folder = Path(cache_dir) / tag / protocol / dataset
+    else:
+        folder = Path(fused_dir)
+        tag = f"fused:{folder.name}"
+    out_csv = Path(out_csv) if out_csv else None
+    done = {
+        r["name"]: r
+        for r in _read_rows(out_csv)
+        if (r["dataset"], r["protocol"], r["model"]) == (dataset, protocol, tag)
+    }
+    result = EvalResult(dataset, protocol, tag, scale=scale)
+    for name, pa, pb in tqdm(pairs, desc=f"{dataset} ({protocol})", unit="pair", disable=not progress):
+        if name in done:
+            result.rows.append(done[name])
+            continue
+        fused_path = _find_fused(folder, output_name(name, keep_ext))
+        if fused_path is None:
+            if model is None:
+                raise FileNotFoundError(f"no fused image for {name} in {folder}")
+            fused_path = save_image(
+                folder / output_name(name, keep_ext), fuse_files(model, pa, pb, color=color)
+            )
+        grey = [rgb_to_gray_u8(read_image(p)).astype(np.float64) for p in (fused_path, pa, pb)]
+        row = {"dataset": dataset, "name": name, "protocol": protocol, "model": tag}
+        row.update(compute_all(*grey, protocol=protocol))
+        result.rows.append(row)
+        if out_csv is not None:
+            _append(out_csv, row)
+    if out_csv is not None:
+        others = [
+            r
+            for r in _read_rows(out_csv)
+            if (r["dataset"], r["protocol"], r["model"]) != (dataset, protocol, tag)
+        ]
+        write_rows(out_csv, others + result.rows)
+    return result
+
+
+def _append(path: Path, row: dict) -> None:
+    new = not path.is_file()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=[*ID_FIELDS, *METRIC_NAMES])
+        if new:
+            writer.writeheader()
+        writer.writerow({k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in writer.fieldnames})

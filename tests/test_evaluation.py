@@ -1,0 +1,123 @@
+"""``lzsc.evaluation`` and ``lzsc evaluate``: caching, resuming, tables next to the paper."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+import lzsc.evaluation as ev
+from lzsc.checkpoints import save_atomic
+from lzsc.cli import main
+from lzsc.metrics import METRIC_NAMES
+from lzsc.models import FNet, FNetConfig
+from lzsc.unrolled import LZSCConfig
+
+CFG = FNetConfig(block=LZSCConfig(n_filters=4, kernel_size=3, n_iter=2))
+
+
+@pytest.fixture
+def fake_root(tmp_path, monkeypatch):
+    """A data root with a 3-pair TNO-like test set of small random images."""
+    rng = np.random.default_rng(0)
+    for sub in ("ir", "vi"):
+        folder = tmp_path / "data" / "test" / "TNO" / sub
+        folder.mkdir(parents=True)
+        for i in range(3):
+            img = rng.integers(0, 256, (48, 56), dtype=np.uint8)
+            Image.fromarray(img).save(folder / f"{i:02d}.png")
+    monkeypatch.setenv("LZSC_DATA", str(tmp_path / "data"))
+    return tmp_path / "data"
+
+
+@pytest.fixture
+def small_model():
+    torch.manual_seed(0)
+    return FNet(CFG).eval()
+
+
+def test_evaluate_caches_fused_images_and_resumes(fake_root, small_model, tmp_path, monkeypatch):
+    out = tmp_path / "rows.csv"
+    cache = tmp_path / "cache"
+    first = ev.evaluate("TNO", small_model, out_csv=out, cache_dir=cache, progress=False)
+    assert len(first.rows) == 3
+    assert all(np.isfinite(first.rows[0][m]) for m in METRIC_NAMES)
+    fused = sorted((cache / ev.model_hash(small_model) / "default" / "TNO").iterdir())
+    assert [p.name for p in fused] == ["00.png", "01.png", "02.png"]
+
+    def boom(*args, **kwargs):
+        raise AssertionError("recomputed")
+
+    # rows already in the CSV are reused: neither fusion nor metrics run again
+    monkeypatch.setattr(ev, "fuse_files", boom)
+    monkeypatch.setattr(ev, "compute_all", boom)
+    again = ev.evaluate("TNO", small_model, out_csv=out, cache_dir=cache, progress=False)
+    assert again.means() == pytest.approx(first.means(), abs=1e-6)
+
+
+def test_interrupted_run_restarts_without_refusing(fake_root, small_model, tmp_path, monkeypatch):
+    out = tmp_path / "rows.csv"
+    ev.evaluate("TNO", small_model, out_csv=out, cache_dir=tmp_path / "c", limit=2, progress=False)
+    with open(out, "a") as fh:
+        fh.write("TNO,02.png,default,abc,1.0,2.")  # a row cut short by a crash
+    calls = []
+    real = ev.compute_all
+    monkeypatch.setattr(ev, "compute_all", lambda *a, **k: calls.append(1) or real(*a, **k))
+    result = ev.evaluate("TNO", small_model, out_csv=out, cache_dir=tmp_path / "c", progress=False)
+    assert len(calls) == 1
+    assert [r["name"] for r in result.rows] == ["00.png", "01.png", "02.png"]
+    assert len(out.read_text().strip().splitlines()) == 4
+
+
+def test_fused_folder_and_table(fake_root, tmp_path):
+    fused = tmp_path / "fused"
+    fused.mkdir()
+    for i in range(3):
+        a = np.asarray(Image.open(fake_root / "test" / "TNO" / "ir" / f"{i:02d}.png"), dtype=np.float64)
+        b = np.asarray(Image.open(fake_root / "test" / "TNO" / "vi" / f"{i:02d}.png"), dtype=np.float64)
+        Image.fromarray(((a + b) / 2).round().astype(np.uint8)).save(fused / f"{i:02d}.png")
+    result = ev.evaluate("TNO", fused_dir=fused, protocol="paper", progress=False)
+    text = str(result)
+    assert "protocol 'paper'" in text
+    assert "JPEG outputs for RoadScene" in text
+    assert "A = infrared" in text
+    assert all(m in text for m in METRIC_NAMES)
+    assert "<table>" in result._repr_html_()
+
+
+def test_bad_arguments(fake_root, small_model, tmp_path):
+    with pytest.raises(ValueError, match="either a model"):
+        ev.evaluate("TNO", small_model, fused_dir=tmp_path)
+    with pytest.raises(ValueError, match="unknown protocol"):
+        ev.evaluate("TNO", small_model, protocol="best")
+    with pytest.raises(FileNotFoundError, match="no fused image"):
+        ev.evaluate("TNO", fused_dir=tmp_path, progress=False)
+
+
+def test_cli(fake_root, small_model, tmp_path, capsys):
+    meta = {"block": dataclasses.asdict(CFG.block), "block_kind": "lzsc"}
+    ckpt = save_atomic({"model": small_model.state_dict(), "fnet_config": meta}, tmp_path / "m.pt")
+    out = tmp_path / "r.csv"
+    args = ["evaluate", "--dataset", "TNO", "--checkpoint", str(ckpt), "--out", str(out), "--limit", "2"]
+    assert main([*args, "--cache", str(tmp_path / "cache")]) == 0
+    printed = capsys.readouterr().out
+    assert "TNO: 2 pairs" in printed
+    assert "first 2 pairs only" in printed
+    info = json.loads(out.with_suffix(".json").read_text())
+    assert info["command"].startswith("lzsc ")
+    assert info["datasets"]["TNO"]["pairs"] == 2
+
+
+def test_paper_values_are_shown_when_the_reference_is_present(lzsc_data):
+    from lzsc.reference import best_competitor, paper_value, reference_root
+
+    if reference_root() is None:
+        pytest.skip("reference tables not found beside LZSC_DATA")
+    assert paper_value("TNO", "MI") == pytest.approx(2.57)
+    name, value = best_competitor("TNO", "CE")
+    assert value == min(v for v in [2.20, 2.14, 3.04, 2.50, 2.63, 2.63, 2.99, 3.29, 5.92, 2.23, 3.23, 3.08])
+    assert name.startswith("SwinFusion")
