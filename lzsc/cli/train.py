@@ -1,0 +1,126 @@
+"""``lzsc train``: stage I (eq. 25), stage II (eq. 26) or both, with the ``quick`` or ``paper`` profile.
+
+Examples::
+
+    lzsc train --stage both --profile quick                  # runs/quick/stage1, runs/quick/stage2
+    lzsc train --stage 1 --profile paper --device cuda       # runs/paper/stage1
+    lzsc train --stage 2 --profile paper --init runs/paper/stage1/stage1.pt
+    lzsc train --stage 1 --profile paper --resume --steps 30000
+    lzsc train --stage both --profile quick --set n_iter=2 --set w_ssim=0    # ablations (AE9, AE15)
+
+Introduced in ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from dataclasses import replace
+from pathlib import Path
+
+from ..checkpoints import CheckpointError
+from ..paths import data_root
+
+
+def register(subparsers: argparse._SubParsersAction) -> None:
+    from ..training.profiles import PROFILES
+
+    p = subparsers.add_parser(
+        "train",
+        help="train FNet: stage I with IFNet, stage II fusion, or both",
+        description="Two-stage training of FNet (paper eqs. 25-26). Results are loadable with "
+        "`lzsc fuse --checkpoint OUT/stage2.pt`.",
+    )
+    p.add_argument("--stage", choices=("1", "2", "both"), default="both", help="which stage(s) to run")
+    p.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="settings preset")
+    p.add_argument("--steps", type=int, help="steps per stage (with --resume: the total to reach)")
+    p.add_argument(
+        "--data",
+        help="MSRS | RoadScene (under $LZSC_DATA/train) | a folder of pairs | synthetic "
+        "(default: the profile's, or synthetic when LZSC_DATA is not set)",
+    )
+    p.add_argument("--out", type=Path, help="output folder (default runs/PROFILE, stages in stage1/ stage2/)")
+    p.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint")
+    p.add_argument(
+        "--init", help="stage II: the stage-I result (default OUT/../stage1/stage1.pt) or 'official'"
+    )
+    p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the profile's device")
+    p.add_argument(
+        "--set",
+        dest="overrides",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="override any TrainConfig field, e.g. --set n_iter=2 --set threshold=soft (repeatable)",
+    )
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    p.set_defaults(func=run)
+
+
+def _config(args: argparse.Namespace):
+    from ..training.profiles import apply_overrides, profile
+
+    config = apply_overrides(profile(args.profile), args.overrides)
+    changes = {}
+    if args.steps is not None:
+        changes["steps"] = args.steps
+    if args.device is not None:
+        changes["device"] = args.device
+    if args.data is not None:
+        changes["data"] = args.data
+    elif data_root() is None and config.data != "synthetic":
+        print(
+            f"LZSC_DATA is not set: training on synthetic pairs instead of {config.data} "
+            "(set LZSC_DATA or pass --data to use real images)"
+        )
+        changes["data"] = "synthetic"
+    return replace(config, **changes)
+
+
+def run(args: argparse.Namespace) -> int:
+    from ..training import build_dataset, train
+    from ..training.trainer import resolve_device
+
+    try:
+        config = _config(args)
+        resolve_device(config.device)
+    except (KeyError, ValueError, RuntimeError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    base = args.out if args.out is not None else Path("runs") / args.profile
+    stages = (1, 2) if args.stage == "both" else (int(args.stage),)
+    if args.stage == "both" and config.skip_stage1:
+        stages = (2,)
+    single = args.stage != "both" and args.out is not None
+    try:
+        data = build_dataset(config)
+        init = args.init
+        for stage in stages:
+            out = base if single else base / f"stage{stage}"
+            if stage == 2 and init is None and not config.skip_stage1:
+                candidate = out.parent / "stage1" / "stage1.pt"
+                if not candidate.is_file() and not (out / "checkpoint.pt").is_file():
+                    print(
+                        f"error: stage II needs the stage-I result: pass --init (no {candidate})",
+                        file=sys.stderr,
+                    )
+                    return 2
+                init = str(candidate)
+            stage_init = init if stage == 2 and not config.skip_stage1 else None
+            result = train(
+                replace(config, stage=stage),
+                data,
+                out,
+                args.resume,
+                stage_init,
+                progress=not args.no_progress,
+            )
+            summary = ", ".join(f"{k} {v:.4g}" for k, v in result.last.items())
+            print(
+                f"stage {stage}: step {result.step} ({result.steps_run} run in {result.seconds:.1f} s)"
+                f"{': ' + summary if summary else ''}; result {result.result_path}"
+            )
+    except (FileExistsError, FileNotFoundError, CheckpointError, ValueError) as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    return 0

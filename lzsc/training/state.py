@@ -1,0 +1,100 @@
+"""Reproducibility helpers for training: seeding, capturing/restoring every RNG, deferring Ctrl-C.
+
+A run stopped and resumed must end with exactly the weights of an uninterrupted run, so a checkpoint
+stores every random state that a step can touch: the CPU generator that samples crops, torch's
+global generator, numpy's and Python's, and CUDA's when present. Ctrl-C is deferred to the end of
+the current step so that the checkpoint written on interruption is a consistent state.
+Introduced in ``notebooks/06_train_stage1.ipynb``.
+"""
+
+from __future__ import annotations
+
+import random
+import signal
+import threading
+from typing import Any
+
+import numpy as np
+import torch
+
+__all__ = ["InterruptGuard", "capture_rng", "restore_rng", "seed_everything"]
+
+
+def seed_everything(seed: int) -> None:
+    """Seed Python's, numpy's and torch's (CPU and CUDA) global generators."""
+    random.seed(seed)
+    np.random.seed(seed % 2**32)  # noqa: NPY002 (the legacy global state is what third-party code uses)
+    torch.manual_seed(seed)
+
+
+def capture_rng(generator: torch.Generator) -> dict[str, Any]:
+    """Every RNG state, in a form ``torch.load(weights_only=True)`` accepts."""
+    kind, keys, pos, has_gauss, cached = np.random.get_state()  # noqa: NPY002
+    version, mt, gauss = random.getstate()
+    state: dict[str, Any] = {
+        "data": generator.get_state(),
+        "torch": torch.get_rng_state(),
+        "numpy": {
+            "kind": str(kind),
+            "keys": torch.from_numpy(np.asarray(keys, dtype=np.int64)),
+            "pos": int(pos),
+            "has_gauss": int(has_gauss),
+            "cached_gaussian": float(cached),
+        },
+        "python": {"version": version, "state": list(mt), "gauss": gauss},
+    }
+    if torch.cuda.is_available():
+        state["cuda"] = torch.cuda.get_rng_state_all()
+    return state
+
+
+def restore_rng(state: dict[str, Any], generator: torch.Generator) -> None:
+    """Inverse of :func:`capture_rng`; the CUDA states are restored when this machine has as many GPUs."""
+    generator.set_state(state["data"])
+    torch.set_rng_state(state["torch"])
+    npy = state["numpy"]
+    keys = npy["keys"].numpy().astype(np.uint32)
+    np.random.set_state((npy["kind"], keys, npy["pos"], npy["has_gauss"], npy["cached_gaussian"]))  # noqa: NPY002
+    py = state["python"]
+    random.setstate((py["version"], tuple(py["state"]), py["gauss"]))
+    cuda = state.get("cuda")
+    if cuda is not None and torch.cuda.is_available() and len(cuda) == torch.cuda.device_count():
+        torch.cuda.set_rng_state_all(cuda)
+
+
+class InterruptGuard:
+    """Context manager that turns the first Ctrl-C (SIGINT) into a flag checked between steps.
+
+    ``check()`` raises ``KeyboardInterrupt`` when a Ctrl-C arrived; a second Ctrl-C before that raises
+    at once (``interrupted_mid_step`` then tells the trainer that the state may be inconsistent).
+    Outside the main thread signals cannot be caught and the guard does nothing.
+    """
+
+    def __init__(self) -> None:
+        self.pending = False
+        self.interrupted_mid_step = False
+        self._previous: Any = None
+        self._installed = False
+
+    def _handler(self, signum: int, frame: Any) -> None:
+        if self.pending:
+            self.interrupted_mid_step = True
+            raise KeyboardInterrupt
+        self.pending = True
+
+    def __enter__(self) -> InterruptGuard:
+        if threading.current_thread() is threading.main_thread():
+            self._previous = signal.signal(signal.SIGINT, self._handler)
+            self._installed = True
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        if self._installed:
+            signal.signal(signal.SIGINT, self._previous)
+            self._installed = False
+
+    def check(self) -> None:
+        """Raise ``KeyboardInterrupt`` if a Ctrl-C arrived since the last check."""
+        if self.pending:
+            self.pending = False
+            raise KeyboardInterrupt

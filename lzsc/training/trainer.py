@@ -1,0 +1,412 @@
+"""Two-stage training of FNet (paper Sec. IV-C): stage I with IFNet (eq. 25), stage II fusion (eq. 26).
+
+Stage I trains FNet and IFNet jointly with one Adam over both: F = FNet(A, B), (A', B') = IFNet(F),
+loss :func:`~lzsc.training.losses.reconstruction_loss`. Stage II starts from stage I's FNet (its EMA
+weights, the ones the release saves) and trains it alone with
+:func:`~lzsc.training.losses.fusion_loss`. An EMA of FNet's weights is kept throughout.
+
+``out_dir`` of a stage holds::
+
+    checkpoint.pt   the full state (weights, IFNet, EMA, Adam, step, config, every RNG): resumable
+    stage{1,2}.pt   the result: {"model", "ema", "fnet_config", ...}; lzsc.checkpoints.load_fnet reads it
+    log.csv         one row per step with the loss and its parts (plus tensorboard/ when installed)
+
+A run stopped (Ctrl-C, or killed after a checkpoint) and resumed with ``resume=True`` ends with
+bitwise the same weights on CPU as an uninterrupted run. Introduced in
+``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_train_stage2.ipynb`` (stage II).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import sys
+import time
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any, Protocol
+
+import torch
+from torch import Tensor, nn
+from tqdm.auto import tqdm
+
+from ..checkpoints import load_fnet, load_state_dict_strict, read_checkpoint, save_atomic
+from ..models import FNet, FNetConfig, IFNet
+from .ema import EMA
+from .log import StepLog
+from .losses import LossOutput, fusion_loss, reconstruction_loss
+from .profiles import RESUMABLE_FIELDS, TrainConfig
+from .state import InterruptGuard, capture_rng, restore_rng, seed_everything
+
+__all__ = [
+    "CHECKPOINT_NAME",
+    "LOG_NAME",
+    "PairDataset",
+    "TrainResult",
+    "build_dataset",
+    "train",
+    "train_both",
+]
+
+CHECKPOINT_NAME = "checkpoint.pt"
+LOG_NAME = "log.csv"
+FORMAT = "lzsc-train-v1"
+
+StepCallback = Callable[[int, dict[str, float]], None]
+
+
+class PairDataset(Protocol):
+    """What the trainer needs from a data set (``lzsc.data``)."""
+
+    def sample_batch(self, batch_size: int, generator: torch.Generator) -> dict[str, Tensor]: ...
+
+
+@dataclass
+class TrainResult:
+    """What :func:`train` returns. ``fnet`` is the EMA network (eval mode), the stage's result."""
+
+    stage: int
+    step: int
+    out_dir: Path
+    result_path: Path
+    checkpoint_path: Path
+    log_path: Path
+    fnet: FNet
+    last: dict[str, float]
+    seconds: float
+    steps_run: int
+
+
+def build_dataset(config: TrainConfig) -> PairDataset:
+    """The training pairs named by ``config.data``: "synthetic" (image-like :class:`lzsc.data.SyntheticMCSC`),
+    a training set under ``$LZSC_DATA/train`` ("MSRS", "RoadScene", RoadScene's test pairs excluded) or a
+    folder of pairs (:func:`lzsc.data.training_dataset`), served as ``config.patch`` crops."""
+    from ..data import SyntheticMCSC, training_dataset
+
+    if config.data == "synthetic":
+        return SyntheticMCSC(size=config.patch, kind="image", seed=config.seed)
+    return training_dataset(config.data, patch=config.patch, seed=config.seed)
+
+
+def resolve_device(name: str) -> torch.device:
+    """``"auto"`` -> CUDA when available, else CPU; a CUDA request without CUDA is an error."""
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    device = torch.device(name)
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise RuntimeError(
+            f"device {name!r} requested but CUDA is not available; use device='cpu' "
+            "(--device cpu), and the 'quick' profile for a CPU-sized run"
+        )
+    return device
+
+
+def fnet_config_dict(config: FNetConfig) -> dict[str, Any]:
+    """The ``fnet_config`` entry of an lzsc checkpoint (read back by ``load_fnet``)."""
+    return {"block": dataclasses.asdict(config.block), "block_kind": config.block_kind}
+
+
+def _float32_thresholds(model: nn.Module, device_type: str) -> None:
+    """Under bf16 autocast, evaluate every block's threshold in float32 (outside autocast)."""
+    for module in model.modules():
+        kernel = getattr(module, "_threshold", None)
+        if kernel is None:
+            continue
+
+        def fp32(x: Tensor, theta: Tensor, alpha: float, gamma: float, _kernel=kernel) -> Tensor:
+            with torch.autocast(device_type, enabled=False):
+                return _kernel(x.float(), theta.float(), alpha, gamma)
+
+        module._threshold = fp32
+
+
+def _check_batch(batch: Any, config: TrainConfig) -> None:
+    if not isinstance(batch, dict) or "a" not in batch or "b" not in batch:
+        raise TypeError(f"sample_batch must return a dict with 'a' and 'b', got {type(batch).__name__}")
+    want = (config.batch_size, 1, config.patch, config.patch)
+    for key in ("a", "b"):
+        if tuple(batch[key].shape) != want:
+            raise ValueError(
+                f"sample_batch returned {key!r} of shape {tuple(batch[key].shape)}, expected {want}"
+            )
+
+
+def _load_init(init: str | Path | None, config: TrainConfig) -> FNet | None:
+    if init is None:
+        if config.skip_stage1:
+            return None
+        raise ValueError(
+            "stage II starts from the stage-I FNet: pass init=<stage1 result, e.g. out/stage1/stage1.pt> "
+            "(--init), or set skip_stage1=True for the AE11 ablation (stage II from scratch)"
+        )
+    if config.skip_stage1:
+        raise ValueError("skip_stage1=True (AE11) trains stage II from scratch; do not pass init")
+    loaded = load_fnet(init)
+    if loaded.config != config.fnet_config():
+        raise ValueError(
+            f"init {init} holds an FNet built with {loaded.config}, but this run's configuration is "
+            f"{config.fnet_config()}; use the same model settings in both stages"
+        )
+    return loaded
+
+
+def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
+    if not path.exists():
+        return None
+    if not resume:
+        raise FileExistsError(
+            f"{path} exists: pass resume=True (--resume) to continue that run, or choose another out_dir"
+        )
+    saved = read_checkpoint(path)
+    if saved.get("format") != FORMAT:
+        raise ValueError(f"{path} is not an lzsc training checkpoint (format {saved.get('format')!r})")
+    old = saved["config"]
+    new = config.to_dict()
+    differ = [
+        f"{k}: {old.get(k)!r} -> {new[k]!r}"
+        for k in new
+        if k not in RESUMABLE_FIELDS and old.get(k) != new[k]
+    ]
+    if differ:
+        raise ValueError(f"cannot resume {path} with a different configuration ({'; '.join(differ)})")
+    if saved["step"] > config.steps:
+        raise ValueError(
+            f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps"
+        )
+    return saved
+
+
+class _Stage:
+    """The models, optimiser and data stream of one training stage."""
+
+    def __init__(
+        self, config: TrainConfig, data: PairDataset, device: torch.device, init: FNet | None
+    ) -> None:
+        self.config, self.data, self.device = config, data, device
+        seed_everything(config.seed)
+        self.generator = torch.Generator().manual_seed(config.seed + 1_000_003 * config.stage)
+        self.fnet = FNet(config.fnet_config())
+        self.ifnet = IFNet(config.ifnet_config()) if config.stage == 1 else None
+        if init is not None:
+            self.fnet.load_state_dict(init.state_dict())
+        fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+        for net in self.nets:
+            net.to(device=device, memory_format=fmt).train()
+            if config.bf16:
+                _float32_thresholds(net, device.type)
+        self.ema = EMA(self.fnet, config.ema_decay)
+        params = [p for net in self.nets for p in net.parameters()]
+        self.optimizer = torch.optim.Adam(params, lr=config.lr)
+        self.memory_format = fmt
+
+    @property
+    def nets(self) -> list[nn.Module]:
+        return [self.fnet] if self.ifnet is None else [self.fnet, self.ifnet]
+
+    def state(self, step: int, elapsed: float) -> dict[str, Any]:
+        return {
+            "format": FORMAT,
+            "stage": self.config.stage,
+            "step": step,
+            "config": self.config.to_dict(),
+            "fnet_config": fnet_config_dict(self.fnet.config),
+            "model": self.fnet.state_dict(),
+            "ifnet": None if self.ifnet is None else self.ifnet.state_dict(),
+            "ema": self.ema.state_dict(),
+            "optimizer": self.optimizer.state_dict(),
+            "rng": capture_rng(self.generator),
+            "elapsed_s": elapsed,
+        }
+
+    def load(self, saved: dict[str, Any], path: Path) -> None:
+        load_state_dict_strict(self.fnet, saved["model"], source=f"{path} (model)")
+        if self.ifnet is not None:
+            load_state_dict_strict(self.ifnet, saved["ifnet"], source=f"{path} (ifnet)")
+        self.ema.load_state_dict(saved["ema"])
+        self.optimizer.load_state_dict(saved["optimizer"])
+        restore_rng(saved["rng"], self.generator)
+
+    def result(self, step: int) -> dict[str, Any]:
+        out = {
+            "format": FORMAT,
+            "stage": self.config.stage,
+            "step": step,
+            "config": self.config.to_dict(),
+            "fnet_config": fnet_config_dict(self.fnet.config),
+            "model": self.fnet.state_dict(),
+            "ema": self.ema.state_dict(),
+        }
+        if self.ifnet is not None:
+            out["ifnet"] = self.ifnet.state_dict()
+        return out
+
+    def step(self) -> dict[str, float]:
+        """One optimiser step; returns the loss and its parts as floats."""
+        cfg = self.config
+        batch = self.data.sample_batch(cfg.batch_size, self.generator)
+        _check_batch(batch, cfg)
+        a, b = (
+            batch[k]
+            .to(self.device, torch.float32, non_blocking=True)
+            .contiguous(memory_format=self.memory_format)
+            for k in ("a", "b")
+        )
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
+            fused = self.fnet(a, b)
+            recs = self.ifnet(fused) if self.ifnet is not None else None
+        loss: LossOutput
+        if recs is not None:
+            loss = reconstruction_loss(recs[0].float(), recs[1].float(), a, b, cfg.w_rec_int, cfg.w_rec_grad)
+        else:
+            loss = fusion_loss(fused.float(), a, b, cfg.w_int, cfg.w_grad, cfg.w_ssim)
+        self.optimizer.zero_grad(set_to_none=True)
+        loss.total.backward()
+        values = loss.as_floats()
+        if not math.isfinite(values["loss"]):
+            raise FloatingPointError(
+                f"stage {cfg.stage} loss is {values['loss']}; the update was not applied. Resume from the "
+                "last checkpoint with a lower lr"
+            )
+        self.optimizer.step()
+        self.ema.update(self.fnet)
+        return values
+
+
+def train(
+    config: TrainConfig,
+    data: PairDataset | None = None,
+    out_dir: str | Path = "runs/train",
+    resume: bool = False,
+    init: str | Path | None = None,
+    progress: bool = True,
+    callback: StepCallback | None = None,
+) -> TrainResult:
+    """Train one stage (``config.stage``) for ``config.steps`` steps in total; see the module docstring.
+
+    ``data`` is any object with ``sample_batch(batch_size, generator)`` (built from ``config.data``
+    when omitted). Stage 2 needs ``init``, the stage-I result (or ``"official"``), unless
+    ``config.skip_stage1`` (AE11). ``resume=True`` continues ``out_dir/checkpoint.pt`` when it exists
+    (``config.steps`` is then the total to reach). ``callback(step, losses)`` runs after every step.
+    Ctrl-C saves a checkpoint at the end of the current step, then re-raises ``KeyboardInterrupt``.
+    """
+    if not isinstance(config, TrainConfig):
+        raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
+    if config.stage == 1 and init is not None:
+        raise ValueError("init is for stage II (the stage-I result); stage I starts from random weights")
+    threads = torch.get_num_threads()
+    if config.threads is not None:
+        torch.set_num_threads(config.threads)
+    try:
+        return _train(config, data, Path(out_dir), resume, init, progress, callback)
+    finally:
+        torch.set_num_threads(threads)
+
+
+def _train(
+    config: TrainConfig,
+    data: PairDataset | None,
+    out_dir: Path,
+    resume: bool,
+    init: str | Path | None,
+    progress: bool,
+    callback: StepCallback | None,
+) -> TrainResult:
+    ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
+    result_path = out_dir / f"stage{config.stage}.pt"
+    device = resolve_device(config.device)
+    saved = _read_resume(ckpt_path, config, resume)
+    if data is None:
+        data = build_dataset(config)
+    if not callable(getattr(data, "sample_batch", None)):
+        raise TypeError(f"data must have sample_batch(batch_size, generator), got {type(data).__name__}")
+    init_net = _load_init(init, config) if config.stage == 2 and saved is None else None
+    run = _Stage(config, data, device, init_net)
+    start, elapsed = 0, 0.0
+    if saved is not None:
+        run.load(saved, ckpt_path)
+        start, elapsed = int(saved["step"]), float(saved["elapsed_s"])
+    log = StepLog(log_path, resume_step=start if saved is not None else None, tag=f"stage{config.stage}")
+
+    def save(at: int) -> None:
+        log.flush()
+        save_atomic(run.state(at, elapsed + time.perf_counter() - t0), ckpt_path)
+
+    step, last, recent = start, {}, deque(maxlen=config.log_every)
+    bar = tqdm(
+        total=config.steps, initial=start, desc=f"stage {config.stage}", unit="step", disable=not progress
+    )
+    guard = InterruptGuard()
+    t0 = time.perf_counter()
+    try:
+        with guard:
+            while step < config.steps:
+                last = run.step()
+                step += 1
+                recent.append(last["loss"])
+                show = step % config.log_every == 0 or step == config.steps
+                log.add(step, last, scalars=show)
+                bar.update(1)
+                if show:
+                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
+                    log.flush()
+                if step % config.checkpoint_every == 0 and step < config.steps:
+                    save(step)
+                if callback is not None:
+                    callback(step, last)
+                guard.check()
+            save(step)
+    except KeyboardInterrupt:
+        bar.close()
+        if guard.interrupted_mid_step:
+            log.close()
+            print(f"interrupted twice: the last saved checkpoint {ckpt_path} is kept", file=sys.stderr)
+        else:
+            save(step)
+            log.close()
+            print(
+                f"interrupted at step {step}: saved {ckpt_path}; continue with resume=True (--resume)",
+                file=sys.stderr,
+            )
+        raise
+    seconds = time.perf_counter() - t0
+    bar.close()
+    log.close()
+    save_atomic(run.result(step), result_path)
+    run.ema.module.eval()
+    return TrainResult(
+        stage=config.stage,
+        step=step,
+        out_dir=out_dir,
+        result_path=result_path,
+        checkpoint_path=ckpt_path,
+        log_path=log_path,
+        fnet=run.ema.module,
+        last=last,
+        seconds=seconds,
+        steps_run=step - start,
+    )
+
+
+def train_both(
+    config: TrainConfig,
+    data: PairDataset | None = None,
+    out_dir: str | Path = "runs/train",
+    resume: bool = False,
+    progress: bool = True,
+    callback: StepCallback | None = None,
+) -> tuple[TrainResult | None, TrainResult]:
+    """Stage I into ``out_dir/stage1``, then stage II from its result into ``out_dir/stage2``.
+
+    With ``config.skip_stage1`` (AE11) only stage II runs, from scratch, and the first result is None.
+    """
+    out_dir = Path(out_dir)
+    if data is None:
+        data = build_dataset(config)
+    first = None
+    if not config.skip_stage1:
+        first = train(replace(config, stage=1), data, out_dir / "stage1", resume, None, progress, callback)
+    init = first.result_path if first is not None else None
+    second = train(replace(config, stage=2), data, out_dir / "stage2", resume, init, progress, callback)
+    return first, second
