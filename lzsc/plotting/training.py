@@ -1,0 +1,116 @@
+"""Training plots and helpers of ``notebooks/06_train_stage1`` and ``07_train_stage2``.
+
+- :func:`plot_loss_components`: every column of a training ``log.csv`` against the step, raw and
+  smoothed, one panel per loss part;
+- :func:`window_means`: mean of a loss column over the first and the last window of steps;
+- :func:`show_image_grid`: rows of grey images (sources, fused images, reconstructions);
+- :class:`MeanFusion`: the trivial baseline F = (A + B) / 2 as a module ``lzsc.evaluation`` can run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import torch
+from matplotlib.figure import Figure
+from torch import Tensor, nn
+
+from .images import as_image
+
+__all__ = ["MeanFusion", "moving_average", "plot_loss_components", "show_image_grid", "window_means"]
+
+
+def moving_average(values: Sequence[float], window: int) -> np.ndarray:
+    """Trailing moving average (the first points average what is available)."""
+    x = np.asarray(values, dtype=float)
+    if window <= 1 or x.size == 0:
+        return x
+    c = np.cumsum(np.insert(x, 0, 0.0))
+    n = np.arange(1, x.size + 1)
+    lo = np.maximum(n - window, 0)
+    return (c[n] - c[lo]) / (n - lo)
+
+
+def window_means(rows: Sequence[Mapping[str, float]], key: str, window: int) -> tuple[float, float]:
+    """Mean of ``key`` over the first and the last ``window`` rows of a log."""
+    values = [r[key] for r in rows]
+    if len(values) < 2 * window:
+        raise ValueError(f"{len(values)} rows: too few for two disjoint windows of {window}")
+    return float(np.mean(values[:window])), float(np.mean(values[-window:]))
+
+
+def plot_loss_components(
+    rows: Sequence[Mapping[str, float]],
+    window: int = 20,
+    title: str | None = None,
+    keys: Sequence[str] | None = None,
+    panel_size: float = 3.2,
+) -> Figure:
+    """One panel per loss column of a ``log.csv`` (``read_log`` rows): per step (thin) and smoothed."""
+    if not rows:
+        raise ValueError("empty log")
+    keys = list(keys) if keys is not None else [k for k in rows[0] if k != "step"]
+    steps = np.array([r["step"] for r in rows])
+    fig, axes = plt.subplots(1, len(keys), figsize=(panel_size * len(keys), panel_size * 0.85 + 0.5))
+    for ax, key in zip(np.atleast_1d(axes), keys, strict=True):
+        values = np.array([r[key] for r in rows])
+        ax.plot(steps, values, lw=0.6, alpha=0.4, color="C0")
+        ax.plot(steps, moving_average(values, window), lw=1.8, color="C0", label=f"mean of {window} steps")
+        ax.set_title(key)
+        ax.set_xlabel("step")
+        ax.grid(alpha=0.3)
+    np.atleast_1d(axes)[0].legend(fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+def show_image_grid(
+    rows: Mapping[str, Mapping[str, Tensor | np.ndarray]],
+    title: str | None = None,
+    panel_size: float = 2.6,
+    vrange: tuple[float, float] = (0.0, 1.0),
+) -> Figure:
+    """A grid of grey images: one row per key of ``rows``, one column per key of its dict."""
+    if not rows:
+        raise ValueError("no rows to show")
+    n_cols = max(len(r) for r in rows.values())
+    first = as_image(next(iter(next(iter(rows.values())).values())))
+    aspect = first.shape[0] / first.shape[1]
+    fig, axes = plt.subplots(
+        len(rows),
+        n_cols,
+        figsize=(panel_size * n_cols, panel_size * aspect * len(rows) + 0.5),
+        squeeze=False,
+    )
+    for r, (label, images) in enumerate(rows.items()):
+        for c in range(n_cols):
+            ax = axes[r, c]
+            ax.set_axis_off()
+            if c >= len(images):
+                continue
+            name, img = list(images.items())[c]
+            ax.imshow(np.clip(as_image(img), *vrange), cmap="gray", vmin=vrange[0], vmax=vrange[1])
+            ax.set_title(f"{label}: {name}" if c == 0 else name, fontsize="small")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
+
+
+class MeanFusion(nn.Module):
+    """The trivial fusion baseline F = (A + B) / 2, pixel by pixel.
+
+    It has one unused, empty parameter so that code that looks up a model's device
+    (``next(model.parameters())``) and ``lzsc.evaluation.model_hash`` work with it.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        return 0.5 * (a + b)
