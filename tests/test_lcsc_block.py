@@ -51,7 +51,7 @@ class TestLCSCBlock:
         block = LCSCBlock(CFG, init_theta=0.05)
         assert block.theta().shape == (3,)
         assert torch.allclose(block.theta(), torch.full((3,), 0.05))
-        assert math.isclose(float(block.theta_raw[0]), math.log(math.expm1(0.05)), rel_tol=1e-6)
+        assert math.isclose(float(block.theta_raw[0].detach()), math.log(math.expm1(0.05)), rel_tol=1e-6)
 
     def test_gradcheck(self):
         torch.manual_seed(0)
