@@ -73,8 +73,13 @@ def show_image_grid(
     title: str | None = None,
     panel_size: float = 2.6,
     vrange: tuple[float, float] = (0.0, 1.0),
+    own_range: Sequence[str] = (),
 ) -> Figure:
-    """A grid of grey images: one row per key of ``rows``, one column per key of its dict."""
+    """A grid of grey images: one row per key of ``rows``, one column per key of its dict.
+
+    Images are shown on ``vrange`` (clipped), except the columns named in ``own_range``, which are
+    scaled to their own minimum and maximum (the column title says so).
+    """
     if not rows:
         raise ValueError("no rows to show")
     n_cols = max(len(r) for r in rows.values())
@@ -93,7 +98,12 @@ def show_image_grid(
             if c >= len(images):
                 continue
             name, img = list(images.items())[c]
-            ax.imshow(np.clip(as_image(img), *vrange), cmap="gray", vmin=vrange[0], vmax=vrange[1])
+            arr = as_image(img)
+            if name in own_range:
+                ax.imshow(arr, cmap="gray", vmin=arr.min(), vmax=arr.max())
+                name = f"{name} [{arr.min():.2f}, {arr.max():.2f}]"
+            else:
+                ax.imshow(np.clip(arr, *vrange), cmap="gray", vmin=vrange[0], vmax=vrange[1])
             ax.set_title(f"{label}: {name}" if c == 0 else name, fontsize="small")
     if title:
         fig.suptitle(title)
