@@ -82,8 +82,9 @@ def plot_agreement(table: DirectionTable) -> Figure:
     )
     ax.set_xticks(x, names, fontsize=8)
     ax.set_ylabel("counted cells (data set x metric)")
+    ax.set_ylim(0, max(1, int((agree + opposite + ties).max())) * 1.05)
     total = table.agreement()
     ax.set_title(f"Agreement with the paper's direction per ablation (overall {100 * total['rate']:.0f}%)")
-    ax.legend(fontsize=8)
+    ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig

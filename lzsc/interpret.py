@@ -1,0 +1,365 @@
+"""Interpretability of a trained FNet: its codes, its schedules, its sparsity, its separation of sources.
+
+What the paper's Sec. V-D and Figs. 8 and 10 read off a trained network, as library functions:
+
+- :func:`trace_fnet` runs FNet once and keeps every intermediate: the three blocks' iterates
+  u^0..u^N and pre-threshold activations (``BlockOutput``), the codes u1, u2, c, the residuals and
+  the three reconstruction parts G_u1 u1, G_c c, G_u2 u2 (whose sum is the fused image).
+- :func:`schedules` gives theta^k and rho^k of each block (eq. 21); :func:`is_monotone` checks the
+  paper's claim that theta^k decreases and rho^k increases with k.
+- :func:`zero_fraction` and :func:`zero_increase`: the share of (near) zeros in the activations
+  before and after the last threshold, and its percentage increase (the paper's Fig. 10 numbers).
+  A sigmoidal threshold does not output exact zeros below theta, only small values, so a
+  tolerance ``tol`` (on |value|) defines "near zero"; always state it with the number.
+- :func:`channel_energy` and :func:`top_channels`: a code's per-pixel energy sum_k u_k^2 and its
+  most active channels (for Fig. 8).
+- :func:`roc_auc`, :func:`support_auc`, :func:`component_scores` (both in :func:`recovery_scores`):
+  on synthetic MCSC pairs (:class:`lzsc.data.SyntheticMCSC`, ground truth known) how well u1 / u2
+  versus c split each source into its true unique and common supports, and how well A's unique
+  estimate D_u1 u1 and the residuals match the true unique and common parts. Real data has no
+  such ground truth. Compare with an untrained network of the same architecture: a score means
+  something only relative to that reference.
+
+Mapping of names: as in the release, A is the infrared (or MRI) image and u1 A's unique code;
+B is the visible (CT / PET / SPECT) image and u2 B's unique code; c the common code.
+Introduced in ``notebooks/09_interpretability.ipynb``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from torch import Tensor, nn
+
+from .models import FNet, check_pair
+from .unrolled import BlockOutput, conv
+
+__all__ = [
+    "BLOCKS",
+    "CODES",
+    "PAPER_ZERO_INCREASE",
+    "FNetTrace",
+    "channel_energy",
+    "component_scores",
+    "is_monotone",
+    "recovery_report",
+    "recovery_scores",
+    "roc_auc",
+    "schedule_report",
+    "schedules",
+    "support_auc",
+    "top_channels",
+    "trace_fnet",
+    "zero_fraction",
+    "zero_increase",
+    "zero_increase_table",
+    "zero_report",
+]
+
+BLOCKS = ("u1", "u2", "c")
+"""FNet's three LZSC blocks, named by the code they estimate."""
+CODES = {"u1": "lzsc_u1", "u2": "lzsc_u2", "c": "lzsc_c"}
+"""Code name -> FNet attribute of the block that estimates it."""
+
+
+@dataclass
+class FNetTrace:
+    """Every intermediate of one FNet forward pass (paper eqs. 22-23), detached, on the CPU."""
+
+    a: Tensor
+    b: Tensor
+    blocks: dict[str, BlockOutput]
+    residual_a: Tensor
+    residual_b: Tensor
+    rec_u1: Tensor
+    rec_u2: Tensor
+    rec_c: Tensor
+
+    @property
+    def u1(self) -> Tensor:
+        return self.blocks["u1"].u
+
+    @property
+    def u2(self) -> Tensor:
+        return self.blocks["u2"].u
+
+    @property
+    def c(self) -> Tensor:
+        return self.blocks["c"].u
+
+    @property
+    def fused(self) -> Tensor:
+        """F = G_u1 u1 + G_c c + G_u2 u2 (unclipped)."""
+        return self.rec_u1 + self.rec_c + self.rec_u2
+
+    @property
+    def unique_a(self) -> Tensor:
+        """A's unique part as FNet estimates it: D_u1 u1 = A - residual_a."""
+        return self.a - self.residual_a
+
+    @property
+    def unique_b(self) -> Tensor:
+        """B's unique part as FNet estimates it: D_u2 u2 = B - residual_b."""
+        return self.b - self.residual_b
+
+    def code(self, name: str) -> Tensor:
+        if name not in BLOCKS:
+            raise KeyError(f"unknown code {name!r}; choose one of {BLOCKS}")
+        return self.blocks[name].u
+
+
+def trace_fnet(model: FNet, a: Tensor, b: Tensor) -> FNetTrace:
+    """Run ``model`` on (A, B) keeping every block's iterates; the same computation as ``FNet.forward``.
+
+    Works for LZSC and LCSC blocks (anything whose ``forward(x, return_all=True)`` gives a
+    ``BlockOutput``). Inputs are (N, 1, H, W) in [0, 1]; no autograd is recorded.
+    """
+    check_pair(a, b)
+    device = next(model.parameters()).device
+    a, b = a.to(device), b.to(device)
+    with torch.inference_mode():
+        out_u1 = model.lzsc_u1(a, return_all=True)
+        out_u2 = model.lzsc_u2(b, return_all=True)
+        residual_a = a - conv(out_u1.u, model.D_u1)
+        residual_b = b - conv(out_u2.u, model.D_u2)
+        out_c = model.lzsc_c(torch.cat((residual_a, residual_b), dim=1), return_all=True)
+        rec_u1 = conv(out_u1.u, model.G_u1)
+        rec_c = conv(out_c.u, model.G_c)
+        rec_u2 = conv(out_u2.u, model.G_u2)
+
+    def cpu(out: BlockOutput) -> BlockOutput:
+        iterates = [t.cpu() for t in out.iterates]
+        return BlockOutput(out.u.cpu(), iterates, [t.cpu() for t in out.pre_activations])
+
+    return FNetTrace(
+        a.cpu(),
+        b.cpu(),
+        {"u1": cpu(out_u1), "u2": cpu(out_u2), "c": cpu(out_c)},
+        residual_a.cpu(),
+        residual_b.cpu(),
+        rec_u1.cpu(),
+        rec_u2.cpu(),
+        rec_c.cpu(),
+    )
+
+
+def schedules(model: nn.Module) -> dict[str, dict[str, np.ndarray]]:
+    """theta^k (k = 0..N) and rho^k (k = 1..N) of each of FNet's LZSC blocks (eq. 21), as float arrays.
+
+    Blocks without these schedules (the LCSC block of AE1) are left out.
+    """
+    out: dict[str, dict[str, np.ndarray]] = {}
+    with torch.no_grad():
+        for name, attr in CODES.items():
+            block = getattr(model, attr)
+            if not hasattr(block, "thetas"):
+                continue
+            out[name] = {
+                "theta": block.thetas().double().cpu().numpy(),
+                "rho": block.rhos().double().cpu().numpy(),
+            }
+    return out
+
+
+def is_monotone(values: Sequence[float] | np.ndarray, direction: str) -> bool:
+    """Whether ``values`` strictly decrease (``"decreasing"``) or strictly increase (``"increasing"``)."""
+    diffs = np.diff(np.asarray(values, dtype=float))
+    if direction == "decreasing":
+        return bool(np.all(diffs < 0))
+    if direction == "increasing":
+        return bool(np.all(diffs > 0))
+    raise ValueError(f"direction must be 'decreasing' or 'increasing', got {direction!r}")
+
+
+def _np(x: Tensor | np.ndarray) -> np.ndarray:
+    return x.detach().cpu().double().numpy() if isinstance(x, Tensor) else np.asarray(x, dtype=float)
+
+
+def zero_fraction(x: Tensor | np.ndarray, tol: float = 0.0) -> float:
+    """Share of entries with |x| <= tol (``tol = 0``: exact zeros)."""
+    if tol < 0:
+        raise ValueError(f"tol must be >= 0, got {tol}")
+    arr = np.abs(_np(x))
+    if arr.size == 0:
+        raise ValueError("empty tensor")
+    return float(np.mean(arr <= tol))
+
+
+def zero_increase(pre: Tensor | np.ndarray, post: Tensor | np.ndarray, tol: float) -> dict[str, float]:
+    """Near zeros before and after a threshold: fractions and the percentage increase.
+
+    ``increase_pct = 100 (post - pre) / pre`` with ``pre``, ``post`` the shares of |x| <= tol;
+    infinite when the activations held no near zero before the threshold.
+    """
+    before, after = zero_fraction(pre, tol), zero_fraction(post, tol)
+    empty = float("inf") if after > 0 else 0.0
+    increase = 100.0 * (after - before) / before if before > 0 else empty
+    return {"tol": float(tol), "zeros_before": before, "zeros_after": after, "increase_pct": increase}
+
+
+def zero_increase_table(trace: FNetTrace, tols: Sequence[float], iteration: int = -1) -> list[dict]:
+    """:func:`zero_increase` at one iteration (default the last) for each block and tolerance."""
+    rows = []
+    for name in BLOCKS:
+        out = trace.blocks[name]
+        if not out.pre_activations:
+            raise ValueError(f"block {name} kept no pre-activations; trace with trace_fnet")
+        pre, post = out.pre_activations[iteration], out.iterates[iteration]
+        for tol in tols:
+            rows.append({"block": name, **zero_increase(pre, post, tol)})
+    return rows
+
+
+def channel_energy(code: Tensor) -> np.ndarray:
+    """Per-pixel energy sum_k u_k^2 of a code (1, K, H, W) or (K, H, W), as an (H, W) array."""
+    arr = _np(code)
+    if arr.ndim == 4:
+        if arr.shape[0] != 1:
+            raise ValueError(f"one code at a time, got a batch of {arr.shape[0]}")
+        arr = arr[0]
+    if arr.ndim != 3:
+        raise ValueError(f"expected a code (1, K, H, W) or (K, H, W), got shape {arr.shape}")
+    return np.sum(arr**2, axis=0)
+
+
+def top_channels(code: Tensor, n: int = 4) -> list[int]:
+    """Indices of the ``n`` channels with the largest energy (sum of squares), most energetic first."""
+    arr = _np(code)
+    arr = arr[0] if arr.ndim == 4 else arr
+    energy = np.sum(arr.reshape(arr.shape[0], -1) ** 2, axis=1)
+    return [int(i) for i in np.argsort(-energy, kind="stable")[:n]]
+
+
+def roc_auc(score: Tensor | np.ndarray, mask: Tensor | np.ndarray) -> float:
+    """Area under the ROC curve of ``score`` as a detector of ``mask`` (Mann-Whitney U, ties averaged).
+
+    1 = every positive scores above every negative, 0.5 = no better than chance. NaN when the mask
+    is all positive or all negative.
+    """
+    s = _np(score).ravel()
+    m = np.asarray(_np(mask).ravel() > 0.5)
+    if s.shape != m.shape:
+        raise ValueError(f"score and mask differ in size: {s.size} vs {m.size}")
+    n_pos = int(m.sum())
+    n_neg = m.size - n_pos
+    if n_pos == 0 or n_neg == 0:
+        return float("nan")
+    _, inverse, counts = np.unique(s, return_inverse=True, return_counts=True)
+    ends = np.cumsum(counts)
+    average_rank = ends - (counts - 1) / 2.0  # 1-based ranks, ties share their mean rank
+    ranks = average_rank[inverse]
+    u = ranks[m].sum() - n_pos * (n_pos + 1) / 2.0
+    return float(u / (n_pos * n_neg))
+
+
+def _pearson(x: Tensor | np.ndarray, y: Tensor | np.ndarray) -> float:
+    xa, ya = _np(x).ravel(), _np(y).ravel()
+    xa, ya = xa - xa.mean(), ya - ya.mean()
+    den = np.sqrt((xa**2).sum() * (ya**2).sum())
+    return float((xa * ya).sum() / den) if den > 0 else float("nan")
+
+
+def _support(pair, key: str) -> np.ndarray:
+    """Ground-truth support ``key`` of a synthetic pair as a per-pixel (H, W) bool mask (first item)."""
+    if key not in pair.supports:
+        raise KeyError(f"the synthetic pair carries no {key!r} support (has: {', '.join(pair.supports)})")
+    mask = pair.supports[key][:1]
+    if mask.shape[1] > 1:  # code supports (kind="codes"): any channel active at the pixel
+        mask = mask.any(dim=1, keepdim=True)
+    return _np(mask)[0, 0] > 0.5
+
+
+def support_auc(traces: Sequence[FNetTrace], pairs: Sequence) -> dict[str, float]:
+    """How well the codes split each source into its unique and common content (ROC-AUC, 0.5 = chance).
+
+    For source A, on the pixels that are either inside A's true unique support or inside the
+    common support (not both; background left out), the score ``E(u1) / (E(u1) + E(c))`` (channel
+    energies, :func:`channel_energy`) should be high on unique pixels and low on common ones; the
+    AUC measures exactly that. Likewise for B with u2. ``traces[i]`` is :func:`trace_fnet` of
+    ``pairs[i]`` (:class:`lzsc.data.SyntheticPair`, first item used).
+    """
+    out = {}
+    for src, code in (("a", "u1"), ("b", "u2")):
+        scores, labels = [], []
+        for trace, pair in zip(traces, pairs, strict=True):
+            e_u, e_c = channel_energy(trace.code(code)[:1]), channel_energy(trace.c[:1])
+            ratio = e_u / np.maximum(e_u + e_c, 1e-30)
+            unique, common = _support(pair, f"unique_{src}"), _support(pair, "common")
+            keep = unique ^ common
+            scores.append(ratio[keep])
+            labels.append(unique[keep])
+        out[f"{code} vs c on {src.upper()}"] = roc_auc(np.concatenate(scores), np.concatenate(labels))
+    return out
+
+
+def component_scores(traces: Sequence[FNetTrace], pairs: Sequence) -> dict[str, float]:
+    """Pearson correlation of FNet's source decomposition with the true parts, over all pixels of ``pairs``.
+
+    - ``unique_a``: D_u1 u1 (= A - residual_a) vs the true unique part of A;
+    - ``unique_b``: D_u2 u2 vs the true unique part of B;
+    - ``common_a`` / ``common_b``: the residuals (the input of the common block) vs the true common parts.
+    """
+    keys = ("unique_a", "unique_b", "common_a", "common_b")
+    est: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    true: dict[str, list[np.ndarray]] = {k: [] for k in keys}
+    for trace, pair in zip(traces, pairs, strict=True):
+        values = {
+            "unique_a": trace.unique_a,
+            "unique_b": trace.unique_b,
+            "common_a": trace.residual_a,
+            "common_b": trace.residual_b,
+        }
+        for key in keys:
+            est[key].append(_np(values[key][:1]).ravel())
+            true[key].append(_np(getattr(pair, key)[:1]).ravel())
+    return {key: _pearson(np.concatenate(est[key]), np.concatenate(true[key])) for key in keys}
+
+
+def recovery_scores(model: FNet, pairs: Sequence) -> dict[str, float]:
+    """:func:`support_auc` (keys prefixed ``AUC``) and :func:`component_scores` (``corr``) of a model."""
+    traces = [trace_fnet(model, pair.a[:1], pair.b[:1]) for pair in pairs]
+    scores = {f"AUC {k}": v for k, v in support_auc(traces, pairs).items()}
+    scores.update({f"corr {k}": v for k, v in component_scores(traces, pairs).items()})
+    return scores
+
+
+PAPER_ZERO_INCREASE = {"u1": 84.4, "u2": 596.5, "c": 1068.8}
+"""The paper's increase (%) of near zeros after the last threshold, per block, on a TNO pair (Fig. 10)."""
+
+
+def schedule_report(learned: dict[str, dict[str, dict[str, np.ndarray]]]) -> str:
+    """Text lines: per model and block, whether theta^k decreases and rho^k increases, and their values."""
+    lines = []
+    for label, per_block in learned.items():
+        for block, values in per_block.items():
+            theta, rho = values["theta"], values["rho"]
+            lines.append(
+                f"{label:>22} {block:>2}: theta^k decreasing {is_monotone(theta, 'decreasing')}, "
+                f"rho^k increasing {is_monotone(rho, 'increasing')}; theta = {np.round(theta, 4)}, "
+                f"rho = {np.round(rho, 3)}"
+            )
+    return "\n".join(lines)
+
+
+def zero_report(rows: Sequence[dict], paper: dict[str, float] = PAPER_ZERO_INCREASE) -> str:
+    """:func:`zero_increase_table` rows as a text table with the paper's increase next to ours."""
+    lines = [f"{'block':>5} {'tol':>7} {'before':>8} {'after':>8} {'increase':>10} {'paper':>9}"]
+    for r in rows:
+        ref = paper.get(r["block"])
+        lines.append(
+            f"{r['block']:>5} {r['tol']:7.0e} {100 * r['zeros_before']:7.2f}% {100 * r['zeros_after']:7.2f}% "
+            f"{r['increase_pct']:+9.1f}% " + ("" if ref is None else f"{ref:+8.1f}%")
+        )
+    return "\n".join(lines)
+
+
+def recovery_report(scores: dict[str, dict[str, float]]) -> str:
+    """One line per model of :func:`recovery_scores` values."""
+    width = max(len(label) for label in scores)
+    return "\n".join(
+        f"{label:>{width}}: " + ", ".join(f"{k} {v:.3f}" for k, v in values.items())
+        for label, values in scores.items()
+    )
