@@ -19,6 +19,7 @@ from collections.abc import Mapping
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 from ..interpret import BLOCKS, FNetTrace, channel_energy, top_channels, zero_increase
 from .images import as_image
@@ -123,6 +124,7 @@ def plot_learned_schedules(schedules: Mapping[str, Mapping[str, Mapping[str, np.
     right.set_ylabel(r"$\rho^k$")
     for ax in (left, right):
         ax.set_xlabel("iteration $k$")
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
         ax.grid(alpha=0.3)
         ax.legend(fontsize=8)
     fig.tight_layout()
