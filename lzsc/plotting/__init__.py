@@ -5,7 +5,7 @@
 - :mod:`lzsc.plotting.sparse`: codes, convergence, recovery rates (``01``, ``02``);
 - :mod:`lzsc.plotting.thresholds`: H, S and T and their derivatives (``03_thresholds``);
 - :mod:`lzsc.plotting.unrolling`: depth-vs-error and the eq. 21 schedules (``04_unrolling``);
-- :mod:`lzsc.plotting.training`: loss logs, image grids, the mean-fusion baseline (``06``, ``07``).
+- :mod:`lzsc.plotting.training`: loss logs, image grids (``06``, ``07``).
 
 This file only re-exports; add new topics as new modules.
 """
@@ -22,11 +22,10 @@ from .thresholds import (
     threshold_explorer,
     threshold_grid,
 )
-from .training import MeanFusion, plot_loss_components, show_image_grid, window_means
+from .training import plot_loss_components, show_image_grid, window_means
 from .unrolling import plot_depth_vs_error, plot_schedules, plot_training_losses
 
 __all__ = [
-    "MeanFusion",
     "as_image",
     "mcsc_diagram",
     "plot_codes",

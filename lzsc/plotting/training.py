@@ -3,8 +3,9 @@
 - :func:`plot_loss_components`: every column of a training ``log.csv`` against the step, raw and
   smoothed, one panel per loss part;
 - :func:`window_means`: mean of a loss column over the first and the last window of steps;
-- :func:`show_image_grid`: rows of grey images (sources, fused images, reconstructions);
-- :class:`MeanFusion`: the trivial baseline F = (A + B) / 2 as a module ``lzsc.evaluation`` can run.
+- :func:`show_image_grid`: rows of grey images (sources, fused images, reconstructions).
+
+The mean-fusion baseline of ``07`` is :class:`lzsc.baselines.MeanFusion`.
 """
 
 from __future__ import annotations
@@ -13,13 +14,12 @@ from collections.abc import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
-from torch import Tensor, nn
+from torch import Tensor
 
 from .images import as_image
 
-__all__ = ["MeanFusion", "moving_average", "plot_loss_components", "show_image_grid", "window_means"]
+__all__ = ["moving_average", "plot_loss_components", "show_image_grid", "window_means"]
 
 
 def moving_average(values: Sequence[float], window: int) -> np.ndarray:
@@ -109,18 +109,3 @@ def show_image_grid(
         fig.suptitle(title)
     fig.tight_layout()
     return fig
-
-
-class MeanFusion(nn.Module):
-    """The trivial fusion baseline F = (A + B) / 2, pixel by pixel.
-
-    It has one unused, empty parameter so that code that looks up a model's device
-    (``next(model.parameters())``) and ``lzsc.evaluation.model_hash`` work with it.
-    """
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
-
-    def forward(self, a: Tensor, b: Tensor) -> Tensor:
-        return 0.5 * (a + b)

@@ -1,0 +1,59 @@
+"""The paper's ablations (Table III) as configurations of the library, run at a stated scale.
+
+Every ablation AE1-AE15 is a set of :class:`lzsc.training.TrainConfig` overrides applied to the
+same base configuration as the full FNet: no code fork. The package has one module per job:
+
+- :mod:`~lzsc.ablations.configs`: :data:`ABLATIONS` lists the ablations with what they change,
+  :func:`ablation_config` builds one, :func:`model_diff` / :func:`train_diff` say which model or
+  training fields differ from the baseline, :func:`overview` tabulates them.
+- :mod:`~lzsc.ablations.scales`: :class:`AblationScale` and the named :data:`SCALES` (``"ci"``: a few
+  CPU minutes for all 16 models; ``"paper"``: the release's schedule on every test pair); both keep
+  the paper's model except for its size.
+- :mod:`~lzsc.ablations.runs`: :func:`run_ablation` trains one configuration through both stages
+  (stage II only for AE11) and evaluates it with :func:`lzsc.evaluation.evaluate` on the first
+  ``pairs_per_set`` test pairs of each set; :func:`run_ablations` does the baseline and every named
+  ablation (optionally in worker processes); :func:`check_runs` and :func:`baseline_report` check and
+  report them. Every configuration of one scale trains from the same seed and the same data stream.
+  Without ``LZSC_DATA`` training and evaluation use synthetic MCSC pairs.
+- :mod:`~lzsc.ablations.directions`: :func:`paper_directions` reads the paper's direction of change
+  (ablation vs full FNet) from Table III (``paper_table3_ablation.csv``; rows whose alignment in the
+  source is uncertain are flagged), and :func:`compare_directions` sets ours next to it in a
+  :class:`DirectionTable`.
+
+Introduced in ``notebooks/10_ablations.ipynb``.
+"""
+
+from .configs import (
+    ABLATIONS,
+    BASELINE,
+    Ablation,
+    ablation_config,
+    model_diff,
+    overview,
+    train_diff,
+)
+from .configs import PAPER_BASELINE as PAPER_BASELINE  # importable, not in __all__ (as before)
+from .directions import DirectionTable, binomial_tail, compare_directions, paper_directions
+from .runs import AblationRun, baseline_report, check_runs, run_ablation, run_ablations
+from .scales import SCALES, AblationScale
+
+__all__ = [
+    "ABLATIONS",
+    "BASELINE",
+    "SCALES",
+    "Ablation",
+    "AblationRun",
+    "AblationScale",
+    "DirectionTable",
+    "ablation_config",
+    "baseline_report",
+    "binomial_tail",
+    "check_runs",
+    "compare_directions",
+    "model_diff",
+    "overview",
+    "paper_directions",
+    "run_ablation",
+    "run_ablations",
+    "train_diff",
+]
