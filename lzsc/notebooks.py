@@ -26,6 +26,7 @@ import argparse
 import ast
 import csv
 import json
+import os
 import re
 import sys
 import time
@@ -53,6 +54,7 @@ NOTEBOOK_NAME = re.compile(r"^(\d{2})_[\w-]+\.ipynb$")
 KERNELSPEC = {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"}
 _VOLATILE_CELL_METADATA = ("execution", "papermill", "ExecuteTime", "collapsed", "scrolled")
 _VOLATILE_NB_METADATA = ("papermill", "widgets", "toc", "varInspector")
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _DROP_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
 
@@ -208,6 +210,10 @@ def run_notebook(
 
     output.parent.mkdir(parents=True, exist_ok=True)
     start = time.perf_counter()
+    # The kernel inherits the environment: a headless MPLBACKEND=Agg there would drop every figure from
+    # the executed notebook, so the kernel always gets the inline backend (which needs no display).
+    backend = os.environ.get("MPLBACKEND")
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
     try:
         pm.execute_notebook(
             str(path),
@@ -224,7 +230,16 @@ def run_notebook(
         return NotebookRun(
             path.name, "failed", time.perf_counter() - start, str(output), cell, count, _error_text(err)
         )
+    finally:
+        _restore_backend(backend)
     return NotebookRun(path.name, "ok", time.perf_counter() - start, str(output))
+
+
+def _restore_backend(backend: str | None) -> None:
+    if backend is None:
+        os.environ.pop("MPLBACKEND", None)
+    else:
+        os.environ["MPLBACKEND"] = backend
 
 
 def run_notebooks(

@@ -108,7 +108,11 @@ def test_zero_increase_table(pair):
     expected = zero_increase(last.pre_activations[-1], last.iterates[-1], 1e-3)
     assert rows[0] == {"block": "u1", **expected}
     text = zero_report(rows)
-    assert "+84.4%" in text
+    lines = text.splitlines()
+    assert lines[1].split()[:2] == ["u1", "1e-03"]
+    assert lines[1].split()[-2:] == ["+596.5%", "(u2)"]
+    assert lines[3].split()[:2] == ["u2", "1e-03"]
+    assert lines[3].split()[-2:] == ["+84.4%", "(u1)"]
     assert text.count("\n") == len(rows)
 
 

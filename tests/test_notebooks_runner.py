@@ -181,6 +181,21 @@ def test_failing_notebook_exits_nonzero_naming_notebook_and_cell(tmp_path, capsy
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
 
+def test_figures_kept_under_a_headless_backend(tmp_path, monkeypatch):
+    monkeypatch.setenv("MPLBACKEND", "Agg")
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    plot = "import matplotlib.pyplot as plt\nplt.plot([0, 1], [1, 0]);"
+    _write(folder / "00_plot.ipynb", _notebook([("code", plot, [])]))
+    out = tmp_path / "run"
+
+    assert main(["notebooks", "run", "--dir", str(folder), "--out", str(out)]) == 0
+
+    executed = nbformat.read(out / "00_plot.ipynb", as_version=4)
+    assert any("image/png" in o.get("data", {}) for o in executed.cells[0].outputs)
+    assert nbr.os.environ["MPLBACKEND"] == "Agg"
+
+
 @pytest.mark.slow
 def test_notebook_03_runs_with_non_default_parameters(tmp_path):
     out = tmp_path / "run03"
