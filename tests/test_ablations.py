@@ -236,3 +236,9 @@ def test_run_ablation_synthetic(tmp_path, monkeypatch):
     assert saved["run"]["metrics"] == json.loads(json.dumps(run.metrics))
     again = run_ablation("AE4", scale, out_dir=tmp_path)  # reused, not retrained
     assert again.train_seconds == run.train_seconds
+    stale = tmp_path / "unit" / "AE4" / "stale.txt"
+    stale.write_text("left by the first run")
+    redone = run_ablation("AE4", scale, out_dir=tmp_path, threads=1, reuse=False)
+    assert not stale.exists()  # the folder was cleared: trained and evaluated from scratch
+    assert redone.train_seconds != run.train_seconds
+    assert redone.metrics == run.metrics  # same seed, same data: the same result

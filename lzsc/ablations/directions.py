@@ -134,8 +134,8 @@ class DirectionTable:
         lines = [
             f"Overall: our direction equals the paper's in {total['agree']} of {total['cells']} counted "
             f"cells ({100 * total['rate']:.0f}%); opposite in {total['disagree']}, no change of ours in "
-            f"{total['ours_tie']}. Probability of at least {total['agree']} agreements by coin flips: "
-            f"{total['p_chance']:.3g}.",
+            f"{total['ours_tie']}. Probability of at least {total['agree']} agreements by independent coin "
+            f"flips: {total['p_chance']:.3g} (optimistic: the cells of one ablation are correlated).",
             f"Agreeing in more than {100 * majority:.0f}% of their cells: {', '.join(agree) or 'none'}.",
             f"Agreeing in at most {100 * majority:.0f}% of their cells: {', '.join(other) or 'none'}.",
         ]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import shutil
 import time
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -91,7 +92,9 @@ def run_ablation(
     """Train ablation ``name`` (or ``"FNet"``) at ``scale`` and evaluate it; see the module docstring.
 
     Results go to ``out_dir/<scale>/<name>/`` (checkpoints, logs, fused images, ``result.json``).
-    With ``reuse`` a finished run whose configuration and scale match is read back, not redone.
+    With ``reuse`` a finished run whose configuration and scale match is read back, not redone, and an
+    interrupted one resumes from its checkpoints; ``reuse=False`` deletes ``out_dir/<scale>/<name>/``
+    first and redoes the run from scratch (training and evaluation).
     ``threads`` sets torch's intra-op threads for the run (1 is fastest for the tiny ``ci`` models).
     ``train_overrides`` change the scale's base configuration (e.g. ``device="cuda"``, ``seed=1``).
     """
@@ -110,6 +113,8 @@ def run_ablation(
         saved = json.loads(result_path.read_text())
         if saved.get("stamp") == json.loads(json.dumps(stamp)):
             return AblationRun(**saved["run"])
+    if not reuse and folder.exists():
+        shutil.rmtree(folder)
     previous = torch.get_num_threads()
     if threads is not None:
         torch.set_num_threads(threads)
