@@ -21,14 +21,7 @@ from lzsc.fast import FastFNet, fast_fnet, fast_ifnet, fuse, run_stack
 from lzsc.models import FNet, FNetConfig, IFNet, IFNetConfig
 from lzsc.unrolled import LZSCBlock, LZSCConfig, conv
 
-
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread():
-    """Tiny tensors: one intra-op thread is faster and immune to thread-barrier stalls on a busy CPU."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 CONFIGS = {

@@ -12,14 +12,7 @@ from lzsc.problems import random_conv_problem, random_sparse_problem
 from lzsc.solvers import iht, momentum_iht
 from lzsc.unrolled.learned_iht import LearnedIHT, block_from_dictionary, fit_learned_iht, nmse_db
 
-
-@pytest.fixture(autouse=True)
-def _one_thread():
-    """These problems are tiny: one thread is fastest and immune to other processes' load."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,7 @@ point, convolutional solvers equal to their dense twins, the shared loop, input 
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import torch
@@ -21,14 +21,7 @@ TARGET_RTOL = 1e-8
 Trials = list[tuple[DenseDictionary, torch.Tensor, torch.Tensor, SolverResult]]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def _one_thread() -> Iterator[None]:
-    """These problems are tiny: intra-op threads only add synchronisation, which on a busy 2-core
-    machine costs milliseconds per float64 convolution. The thread count is restored afterwards."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")

@@ -25,13 +25,7 @@ TINY = dict(n_filters=4, kernel_size=3, n_iter=2, patch=16, batch_size=2, data="
 TINY_SET = [f"--set={k}={v}" for k, v in TINY.items() if k not in ("data", "device")]
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    """Tiny convolutions are much faster on one thread, above all on a shared machine."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 @pytest.fixture(scope="module")
