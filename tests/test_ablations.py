@@ -118,6 +118,8 @@ def test_scales():
     assert ci.config().steps != 7  # the original is unchanged
     assert SCALES["paper"].config().steps == 20_000
     assert "synthetic" in ci.describe(synthetic=True)
+    assert "data MSRS" in ci.describe()
+    assert "MSRS" not in ci.describe(synthetic=True)  # trained on synthetic pairs then, not MSRS
 
 
 ROWS = [
@@ -185,6 +187,10 @@ def test_compare_directions_counts():
     assert table.agreement()["disagree"] == 2
     with pytest.raises(KeyError, match=BASELINE):
         compare_directions({"AE1": runs["AE1"]}, paper={})
+    unknown = compare_directions(runs, metrics=("MI", "CE"), paper={})  # Table III not found
+    assert unknown.agreement()["cells"] == 0
+    assert "paper_table3_ablation.csv" in unknown.summary()
+    assert "LZSC_REFERENCE" in unknown.summary()
 
 
 def test_binomial_tail():
@@ -232,11 +238,16 @@ def test_run_ablation_synthetic(tmp_path, monkeypatch):
     assert run.config["data"] == "synthetic"
     assert list(run.metrics) == ["synthetic"]
     assert set(run.metrics["synthetic"]) >= {"MI", "CE", "VIF", "Qabf", "Qcb", "SSIM"}
-    saved = json.loads((tmp_path / "unit" / "AE4" / "result.json").read_text())
+    (folder,) = (tmp_path / "unit").glob("AE4-*")
+    saved = json.loads((folder / "result.json").read_text())
     assert saved["run"]["metrics"] == json.loads(json.dumps(run.metrics))
     again = run_ablation("AE4", scale, out_dir=tmp_path)  # reused, not retrained
     assert again.train_seconds == run.train_seconds
-    stale = tmp_path / "unit" / "AE4" / "stale.txt"
+    other = run_ablation("AE4", scale, out_dir=tmp_path, threads=1, seed=1)  # own folder, no clash
+    assert other.config["seed"] == 1
+    assert len(list((tmp_path / "unit").glob("AE4-*"))) == 2
+    assert run_ablation("AE4", scale, out_dir=tmp_path).train_seconds == run.train_seconds
+    stale = folder / "stale.txt"
     stale.write_text("left by the first run")
     redone = run_ablation("AE4", scale, out_dir=tmp_path, threads=1, reuse=False)
     assert not stale.exists()  # the folder was cleared: trained and evaluated from scratch

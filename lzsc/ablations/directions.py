@@ -126,6 +126,12 @@ class DirectionTable:
     def summary(self, majority: float = 0.5) -> str:
         """Which ablations agree with the paper's direction in more than ``majority`` of their counted
         cells, which do not, and the overall count: sentences computed from the table, nothing else."""
+        if all(r["paper"] is None for r in self.rows):
+            return (
+                "No paper direction to compare with: the paper's Table III (paper_table3_ablation.csv) was "
+                "not found. Set LZSC_REFERENCE to the folder that holds it (or LZSC_DATA to a data root "
+                "with reference/ beside it)."
+            )
         rows = [r for r in self.by_ablation() if r["cells"]]
         agree = [r["ablation"] for r in rows if r["rate"] > majority]
         other = [r["ablation"] for r in rows if r["rate"] <= majority]

@@ -11,6 +11,7 @@ processes if asked; :func:`check_runs` says whether the runs are comparable.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import shutil
 import time
@@ -91,10 +92,12 @@ def run_ablation(
 ) -> AblationRun:
     """Train ablation ``name`` (or ``"FNet"``) at ``scale`` and evaluate it; see the module docstring.
 
-    Results go to ``out_dir/<scale>/<name>/`` (checkpoints, logs, fused images, ``result.json``).
-    With ``reuse`` a finished run whose configuration and scale match is read back, not redone, and an
-    interrupted one resumes from its checkpoints; ``reuse=False`` deletes ``out_dir/<scale>/<name>/``
-    first and redoes the run from scratch (training and evaluation).
+    Results go to ``out_dir/<scale>/<name>-<key>/`` (checkpoints, logs, fused images, ``result.json``),
+    ``key`` a short hash of the configuration, the scale and the data source (real or synthetic), so
+    that runs of different settings never share a folder or resume from each other's checkpoints.
+    With ``reuse`` a finished run is read back, not redone, and an interrupted one resumes from its
+    checkpoints; ``reuse=False`` deletes the run's folder first and redoes it from scratch (training
+    and evaluation).
     ``threads`` sets torch's intra-op threads for the run (1 is fastest for the tiny ``ci`` models).
     ``train_overrides`` change the scale's base configuration (e.g. ``device="cuda"``, ``seed=1``).
     """
@@ -106,12 +109,15 @@ def run_ablation(
     synthetic = data_root() is None
     if synthetic and config.data != "synthetic":
         config = replace(config, data="synthetic")
-    folder = Path(out_dir) / scale.name / name
+    stamp = json.loads(
+        json.dumps({"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic})
+    )
+    key = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:8]
+    folder = Path(out_dir) / scale.name / f"{name}-{key}"
     result_path = folder / "result.json"
-    stamp = {"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic}
     if reuse and result_path.is_file():
         saved = json.loads(result_path.read_text())
-        if saved.get("stamp") == json.loads(json.dumps(stamp)):
+        if saved.get("stamp") == stamp:
             return AblationRun(**saved["run"])
     if not reuse and folder.exists():
         shutil.rmtree(folder)

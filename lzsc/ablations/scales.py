@@ -64,7 +64,7 @@ class AblationScale:
             f"scale '{self.name}' (profile '{self.profile}'): K = {c.n_filters} filters of "
             f"{c.kernel_size}x{c.kernel_size}, {c.n_iter} iterations, {c.patch}x{c.patch} crops, batch "
             f"{c.batch_size}, {c.steps} steps per stage, lr {c.lr:g}, EMA {c.ema_decay:g}, seed {c.seed}, "
-            f"data {c.data}; {evaluation}"
+            f"data {'synthetic MCSC pairs' if synthetic else c.data}; {evaluation}"
         )
 
 
