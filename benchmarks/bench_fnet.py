@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import argparse
 import copy
-import csv
 import datetime
 import os
 import platform
@@ -39,6 +38,8 @@ import torch.nn.functional as F
 from kornia.filters import spatial_gradient
 from torch.utils.flop_counter import FlopCounterMode
 
+from lzsc.atomic import append_csv
+from lzsc.checkpoints import load_official_fnet
 from lzsc.fast import fast_fnet, fast_ifnet
 from lzsc.models import FNet, IFNet
 from lzsc.paths import data_root
@@ -146,14 +147,12 @@ def load_pair(
 
 
 def load_fnet() -> tuple[FNet, str]:
-    root = data_root()
-    path = root / "checkpoints" / "fnet_official.pth" if root else None
-    if path is not None and path.is_file():
-        from lzsc.checkpoints import load_official_fnet
-
-        return load_official_fnet(path), "official"
-    torch.manual_seed(0)
-    return FNet().eval(), "random"
+    """The released FNet when LZSC_DATA holds it, else a seeded random one."""
+    try:
+        return load_official_fnet(), "official"
+    except FileNotFoundError:
+        torch.manual_seed(0)
+        return FNet().eval(), "random"
 
 
 def rec_loss(pred: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
@@ -356,29 +355,9 @@ def main(argv: list[str] | None = None) -> int:
                 f"{r.get('rel_diff', float('nan')):9.2e}"
             )
             rows.append({**env, "peak_gflops": peak / 1e9, **r})
-    write_csv(args.csv, rows)
+    append_csv(args.csv, rows)
     print(f"appended {len(rows)} rows to {args.csv}")
     return 0
-
-
-def write_csv(path: Path, rows: list[dict]) -> None:
-    keys = list(dict.fromkeys(k for r in rows for k in r))
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.exists() and path.stat().st_size:
-        with open(path, newline="") as fh:
-            old = next(csv.reader(fh), [])
-        keys = old + [k for k in keys if k not in old]
-        if keys != old:
-            with open(path, newline="") as fh:
-                previous = list(csv.DictReader(fh))
-            rows = previous + rows
-            path.unlink()
-    new = not path.exists()
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=keys, restval="")
-        if new:
-            writer.writeheader()
-        writer.writerows(rows)
 
 
 if __name__ == "__main__":

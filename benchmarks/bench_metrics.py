@@ -16,7 +16,6 @@ measures the other processes.
 from __future__ import annotations
 
 import argparse
-import csv
 import os
 import platform
 import statistics
@@ -31,6 +30,7 @@ import numpy as np
 import torch
 
 import lzsc.metrics as m
+from lzsc.atomic import append_csv
 
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT / "benchmarks" / "results" / "metrics.csv"
@@ -164,13 +164,7 @@ def main(argv: list[str] | None = None) -> int:
     print(f"ratio separate / compute_all: {med_single / med_all:.2f}; largest value difference {worst:.1e}")
     print("values: " + ", ".join(f"{k} {v:.4f}" for k, v in values.items()))
 
-    args.csv.parent.mkdir(parents=True, exist_ok=True)
-    new = not args.csv.exists() or args.csv.stat().st_size == 0
-    with args.csv.open("a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=list(row))
-        if new:
-            writer.writeheader()
-        writer.writerow(row)
+    append_csv(args.csv, [row])
     print(f"appended to {args.csv}")
     return 0
 

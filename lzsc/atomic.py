@@ -6,14 +6,15 @@ writer is interrupted (Ctrl-C, a crash, a full disk).
 
 from __future__ import annotations
 
+import csv
 import os
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["atomic_open", "write_text_atomic"]
+__all__ = ["append_csv", "atomic_open", "write_text_atomic"]
 
 
 @contextmanager
@@ -38,3 +39,25 @@ def write_text_atomic(path: str | Path, text: str) -> Path:
     with atomic_open(path, "w") as fh:
         fh.write(text)
     return Path(path)
+
+
+def append_csv(path: str | Path, rows: Sequence[Mapping[str, object]]) -> Path:
+    """Append ``rows`` to the CSV at ``path``, rewriting it atomically.
+
+    Columns are the existing header followed by any new keys, in order of first appearance; a cell a
+    row lacks is left empty, so rows written by an older version of a script stay readable.
+    """
+    path = Path(path)
+    previous: list[dict[str, str]] = []
+    columns: list[str] = []
+    if path.is_file() and path.stat().st_size:
+        with open(path, newline="") as fh:
+            reader = csv.DictReader(fh)
+            previous = list(reader)
+            columns = list(reader.fieldnames or [])
+    columns += [k for k in dict.fromkeys(k for r in rows for k in r) if k not in columns]
+    with atomic_open(path, "w", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=columns, restval="")
+        writer.writeheader()
+        writer.writerows([*previous, *rows])
+    return path
