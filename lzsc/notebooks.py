@@ -35,6 +35,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
+from unittest.mock import patch
 
 __all__ = [
     "KERNELSPEC",
@@ -212,34 +213,24 @@ def run_notebook(
     start = time.perf_counter()
     # The kernel inherits the environment: a headless MPLBACKEND=Agg there would drop every figure from
     # the executed notebook, so the kernel always gets the inline backend (which needs no display).
-    backend = os.environ.get("MPLBACKEND")
-    os.environ["MPLBACKEND"] = INLINE_BACKEND
     try:
-        pm.execute_notebook(
-            str(path),
-            str(output),
-            parameters=dict(parameters) or None,
-            kernel_name=kernel,
-            language="python",
-            cwd=str(path.parent),
-            progress_bar=False,
-            execution_timeout=timeout,
-        )
+        with patch.dict(os.environ, MPLBACKEND=INLINE_BACKEND):
+            pm.execute_notebook(
+                str(path),
+                str(output),
+                parameters=dict(parameters) or None,
+                kernel_name=kernel,
+                language="python",
+                cwd=str(path.parent),
+                progress_bar=False,
+                execution_timeout=timeout,
+            )
     except Exception as err:
         cell, count = _failed_cell(output)
         return NotebookRun(
             path.name, "failed", time.perf_counter() - start, str(output), cell, count, _error_text(err)
         )
-    finally:
-        _restore_backend(backend)
     return NotebookRun(path.name, "ok", time.perf_counter() - start, str(output))
-
-
-def _restore_backend(backend: str | None) -> None:
-    if backend is None:
-        os.environ.pop("MPLBACKEND", None)
-    else:
-        os.environ["MPLBACKEND"] = backend
 
 
 def run_notebooks(

@@ -109,10 +109,9 @@ def run_ablation(
     synthetic = data_root() is None
     if synthetic and config.data != "synthetic":
         config = replace(config, data="synthetic")
-    stamp = json.loads(
-        json.dumps({"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic})
-    )
-    key = hashlib.sha256(json.dumps(stamp, sort_keys=True).encode()).hexdigest()[:8]
+    raw = {"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic}
+    text = json.dumps(raw, sort_keys=True)
+    stamp, key = json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:8]
     folder = Path(out_dir) / scale.name / f"{name}-{key}"
     result_path = folder / "result.json"
     if reuse and result_path.is_file():
