@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 from lzsc.data import LAYOUTS, LUMA_MODES, prepare_pairs, resolve_layout, test_names
+from lzsc.datasets import REGISTRY, PairLayout
 from lzsc.io import pair_files
 
 
@@ -46,7 +47,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument(
         "--test-set",
-        help="NAME of the test set to exclude (default: the layout's, else the source folder's name)",
+        help="NAME of the test set to exclude (default: the layout's, else the test set that the data "
+        "named like the source folder holds, lzsc.datasets.REGISTRY.test_set_inside: RoadScene's pairs "
+        "for RoadScene, none for MSRS or FLIR)",
     )
     parser.add_argument("--luma", choices=LUMA_MODES, default="kornia", help="how an RGB B becomes grey")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
@@ -58,6 +61,22 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     if args.layout == "custom" and args.a_dir is None:
         parser.error("--layout custom needs --a-dir and --b-dir")
     return args
+
+
+def source_test_set(args: argparse.Namespace, layout: PairLayout | None, a_dir: Path) -> str | None:
+    """The test set whose pairs the source holds: ``--test-set``, else the layout's, else
+    :meth:`~lzsc.datasets.Registry.test_set_inside` of the source folder's name (None: no test set's).
+
+    A name alone does not say that the pairs are a test set's: FLIR's training and test pairs share file
+    names but are different images, so only a training set registered as holding a test set's pairs
+    (RoadScene) excludes them.
+    """
+    if args.test_set:
+        return args.test_set
+    if layout is not None and layout.test_set is not None:
+        return layout.test_set
+    inside = REGISTRY.test_set_inside((args.src or a_dir.parent).name)
+    return None if inside is None else inside.name
 
 
 def excluded_names(root: Path, name: str | None) -> list[str]:
@@ -79,11 +98,15 @@ def main(argv: list[str] | None = None) -> int:
     out_b = args.b_name or (layout.out_b if layout else None)
     exclude: list[str] = []
     if args.exclude_test is not None:
-        test_set = args.test_set or (layout.test_set if layout else None) or (args.src or a_dir.parent).name
-        exclude = excluded_names(args.exclude_test, test_set)
-        if not exclude:
-            print(f"error: found no test pairs to exclude under {args.exclude_test}", file=sys.stderr)
-            return 2
+        test_set = source_test_set(args, layout, a_dir)
+        if test_set is None and (args.exclude_test / "test").is_dir():
+            source = (args.src or a_dir.parent).name
+            print(f"{source} holds no test set's pairs (lzsc.datasets.REGISTRY): nothing to exclude")
+        else:
+            exclude = excluded_names(args.exclude_test, test_set)
+            if not exclude:
+                print(f"error: found no test pairs to exclude under {args.exclude_test}", file=sys.stderr)
+                return 2
     report = prepare_pairs(
         a_dir,
         b_dir,

@@ -1,13 +1,16 @@
 """Atomic file writes: a temporary file in the target folder, fsync, then one rename.
 
 A reader sees either the old file or the complete new one, never a half-written file, even if the
-writer is interrupted (Ctrl-C, a crash, a full disk).
+writer is interrupted (Ctrl-C, a crash, a full disk). The new file gets the permissions a plain
+``open(path, "w")`` would give it: the replaced file's, or the default under the process umask.
+Every result, CSV, JSON, image and checkpoint the library writes goes through here.
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import stat
 import tempfile
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -15,6 +18,17 @@ from pathlib import Path
 from typing import IO
 
 __all__ = ["append_csv", "atomic_open", "write_text_atomic"]
+
+_UMASK = os.umask(0o022)  # reading the umask means setting it: put it straight back
+os.umask(_UMASK)
+
+
+def _mode_for(path: Path) -> int:
+    """The permissions ``open(path, "w")`` would leave: the existing file's, else 0o666 minus the umask."""
+    try:
+        return stat.S_IMODE(path.stat().st_mode)
+    except FileNotFoundError:
+        return 0o666 & ~_UMASK
 
 
 @contextmanager
@@ -24,6 +38,7 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
+        os.chmod(tmp, _mode_for(path))
         with os.fdopen(fd, mode, **kwargs) as fh:
             yield fh
             fh.flush()

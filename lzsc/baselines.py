@@ -14,13 +14,14 @@ __all__ = ["MeanFusion"]
 class MeanFusion(nn.Module):
     """The trivial fusion baseline F = (A + B) / 2, pixel by pixel.
 
-    It has one unused, empty parameter so that code that looks up a model's device
-    (``next(model.parameters())``) and ``lzsc.evaluation.model_hash`` work with it.
+    It has no parameters. Its one buffer, empty, follows ``.to(device)`` so that
+    :func:`lzsc.fusion.module_device` finds the device it was moved to, and gives it a fixed
+    state_dict, hence a fixed :func:`lzsc.evaluation.model_hash` (the cache key of its fused images).
     """
 
     def __init__(self) -> None:
         super().__init__()
-        self.anchor = nn.Parameter(torch.zeros(0), requires_grad=False)
+        self.register_buffer("anchor", torch.zeros(0))
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         return 0.5 * (a + b)

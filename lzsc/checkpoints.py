@@ -1,6 +1,6 @@
 """Checkpoints: the authors' released FNet weights, and atomic save / load of lzsc's own files.
 
-The release's state_dict (official_release.md) uses the names of its code; lzsc uses the paper's
+The release's state_dict (``docs/conventions.md``) uses the names of its code; lzsc uses the paper's
 symbols. :func:`official_to_lzsc` maps one to the other, key by key::
 
     net_u / net_v / net_z                 -> lzsc_u1 / lzsc_u2 / lzsc_c
@@ -17,7 +17,6 @@ symbols. :func:`official_to_lzsc` maps one to the other, key by key::
 
 from __future__ import annotations
 
-import hashlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -32,7 +31,6 @@ from .paths import official_checkpoint
 
 __all__ = [
     "CheckpointError",
-    "file_sha256",
     "load_fnet",
     "load_official_fnet",
     "load_state_dict_strict",
@@ -167,12 +165,3 @@ def save_atomic(obj: Any, path: str | Path) -> Path:
     with atomic_open(path) as fh:
         torch.save(obj, fh)
     return Path(path)
-
-
-def file_sha256(path: str | Path, length: int = 12) -> str:
-    """First ``length`` hex digits of a file's SHA-256 (cache keys for fused images)."""
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()[:length]

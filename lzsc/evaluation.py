@@ -2,15 +2,12 @@
 
 For each pair: fuse (or take an already fused image), save the 8-bit result, re-read it, and compute
 every metric on the grey of the saved image against the grey sources, as the reference evaluator
-does. Two protocols (``lzsc.metrics.PROTOCOLS``):
-
-- ``default``: grey fusion everywhere, lossless PNG outputs, SSIM with data_range 255, CE as VIFB's mean;
-- ``paper``: what the paper's Table I was measured under (metrics.md): colour (studio-swing YCbCr)
-  fusion for the medical sets, JPEG outputs for RoadScene (the release saves under the source's
-  ``.jpg`` name), SSIM with the legacy data_range 2, CE as the sum of the two cross entropies.
+does. How to fuse, save and measure is the protocol, ``default`` or ``paper`` (:mod:`lzsc.protocols`;
+the facts behind both in ``docs/conventions.md``); the test sets are the registry's
+(:mod:`lzsc.datasets`).
 
 Fused images are cached under ``cache_dir/<model hash>/<protocol>/<dataset>/`` so a second evaluation
-does not fuse again, and per-pair rows are appended to a CSV as they are computed so that an
+does not fuse again, and per-pair rows are added to a CSV (atomically) as they are computed so that an
 interrupted run restarts where it stopped. Introduced in ``notebooks/08_reproduce_table1.ipynb``.
 """
 
@@ -27,26 +24,17 @@ import numpy as np
 from torch import nn
 from tqdm.auto import tqdm
 
-from .atomic import atomic_open
-from .fusion import fuse_files, output_name
+from .atomic import append_csv, atomic_open
+from .datasets import dataset_dirs
+from .fusion import fuse_files
 from .io import IMAGE_SUFFIXES, pair_files, read_image, rgb_to_gray_u8, save_image
-from .metrics import METRIC_NAMES, PROTOCOLS, compute_all
-from .paths import TEST_SETS, dataset_dirs
+from .metrics import METRIC_NAMES, compute_all
+from .protocols import CONVENTIONS, ProtocolName, get_protocol
 from .reference import PAPER_METRICS, best_competitor, paper_value
 
-__all__ = ["DATASETS", "EvalResult", "evaluate", "model_hash", "write_rows"]
+__all__ = ["EvalResult", "evaluate", "fused_folder", "model_hash", "write_rows"]
 
-DATASETS = tuple(TEST_SETS)
 ID_FIELDS = ("dataset", "name", "protocol", "model")
-FUSION_MODE = {
-    "default": "grey fusion, lossless PNG outputs",
-    "paper": "colour (studio-swing YCbCr) fusion for MRI_CT/PET/SPECT, JPEG outputs for RoadScene",
-}
-CONVENTIONS = (
-    "A = infrared (TNO, RoadScene) or MRI; B = visible / CT / PET / SPECT; sources and fused images "
-    "read as 8-bit grey with OpenCV BGR->GRAY weights; metrics on the saved 8-bit fused image; "
-    "MI, VIF, SSIM summed over the two sources; per-dataset mean over pairs."
-)
 
 
 def model_hash(model: nn.Module, length: int = 12) -> str:
@@ -63,7 +51,7 @@ class EvalResult:
     """Per-pair metric rows of one data set, with summaries that print nicely in Jupyter."""
 
     dataset: str
-    protocol: str
+    protocol: ProtocolName
     model: str
     rows: list[dict] = field(default_factory=list)
     scale: str = ""
@@ -97,7 +85,7 @@ class EvalResult:
         scale = f"; {self.scale}" if self.scale else ""
         return (
             f"{self.dataset}: {len(self.rows)} pairs, model {self.model}, protocol '{self.protocol}' "
-            f"[{FUSION_MODE[self.protocol]}; {PROTOCOLS[self.protocol]}]{scale}\n{CONVENTIONS}"
+            f"[{get_protocol(self.protocol).describe()}]{scale}\n{CONVENTIONS}"
         )
 
     def __str__(self) -> str:
@@ -138,29 +126,36 @@ def _read_rows(path: Path | None) -> list[dict]:
     return rows
 
 
+def _csv_row(row: dict) -> dict[str, str]:
+    return {k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in (*ID_FIELDS, *METRIC_NAMES)}
+
+
 def write_rows(path: Path, rows: list[dict]) -> Path:
     """Write per-pair rows as CSV atomically (temporary file + rename)."""
     with atomic_open(path, "w", newline="") as fh:
         writer = csv.DictWriter(fh, fieldnames=[*ID_FIELDS, *METRIC_NAMES])
         writer.writeheader()
-        for row in rows:
-            writer.writerow(
-                {k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in writer.fieldnames}
-            )
+        writer.writerows(_csv_row(row) for row in rows)
     return path
 
 
-def _find_fused(folder: Path, name: str) -> Path | None:
-    for cand in [folder / name, *(folder / f"{Path(name).stem}{s}" for s in IMAGE_SUFFIXES)]:
-        if cand.is_file():
-            return cand
-    return None
+def fused_folder(fused_dir: str | Path, dataset: str) -> Path:
+    """The folder of ``dataset``'s fused images in ``fused_dir``: ``fused_dir/<dataset>/`` when it
+    exists (a root with one folder per data set), else ``fused_dir`` itself (the images themselves)."""
+    fused_dir = Path(fused_dir)
+    if not fused_dir.is_dir():
+        raise FileNotFoundError(
+            f"folder of fused images {fused_dir} does not exist; give the folder holding the fused "
+            f"images of {dataset}, or a folder holding {dataset}/"
+        )
+    per_dataset = fused_dir / dataset
+    return per_dataset if per_dataset.is_dir() else fused_dir
 
 
 def evaluate(
     dataset: str,
     model: nn.Module | None = None,
-    protocol: str = "default",
+    protocol: ProtocolName = "default",
     fused_dir: str | Path | None = None,
     out_csv: str | Path | None = None,
     limit: int | None = None,
@@ -171,11 +166,12 @@ def evaluate(
 ) -> EvalResult:
     """Evaluate ``model`` (or the images in ``fused_dir``) on a test set; see the module docstring.
 
-    ``limit`` keeps the first N pairs sorted by name. Rows already in ``out_csv`` for the same
-    data set, protocol and model are reused, new rows are appended to it as they are computed.
+    ``fused_dir`` holds the fused images of ``dataset`` (named like the sources, any image format),
+    or is a root holding one such folder per data set (``fused_dir/<dataset>/``). ``limit`` keeps the
+    first N pairs sorted by name. Rows already in ``out_csv`` for the same data set, protocol and
+    model are reused, new rows are added to it as they are computed.
     """
-    if protocol not in PROTOCOLS:
-        raise ValueError(f"unknown protocol {protocol!r}; choose one of {tuple(PROTOCOLS)}")
+    rules = get_protocol(protocol)
     if (model is None) == (fused_dir is None):
         raise ValueError("give either a model to fuse with or a folder of fused images (fused_dir), not both")
     a_dir, b_dir, spec = dataset_dirs(dataset, "test", root)
@@ -183,13 +179,11 @@ def evaluate(
     if problems:
         raise FileNotFoundError(f"{dataset}: unpaired files:\n  " + "\n  ".join(problems))
     pairs = pairs[:limit] if limit is not None else pairs
-    paper = protocol == "paper"
-    color, keep_ext = paper and spec.color, paper and dataset == "RoadScene"
     if model is not None:
         tag = model_hash(model)
-        folder = Path(cache_dir) / tag / protocol / dataset
+        folder = rules.cache_folder(cache_dir, tag, dataset)
     else:
-        folder = Path(fused_dir)
+        folder = fused_folder(fused_dir, dataset)
         tag = f"fused:{folder.name}"
     out_csv = Path(out_csv) if out_csv else None
     done = {
@@ -202,19 +196,22 @@ def evaluate(
         if name in done:
             result.rows.append(done[name])
             continue
-        fused_path = _find_fused(folder, output_name(name, keep_ext))
+        fused_path = rules.find_fused(folder, name)
         if fused_path is None:
             if model is None:
-                raise FileNotFoundError(f"no fused image for {name} in {folder}")
-            fused_path = save_image(
-                folder / output_name(name, keep_ext), fuse_files(model, pa, pb, color=color)
-            )
+                raise FileNotFoundError(
+                    f"no fused image for {name} in {folder} (looked for {Path(name).stem} with suffix "
+                    f"{'/'.join(IMAGE_SUFFIXES)}); give the folder of {dataset}'s fused images, or a "
+                    f"folder holding {dataset}/"
+                )
+            fused = fuse_files(model, pa, pb, color=rules.color(spec))
+            fused_path = save_image(folder / rules.fused_name(name), fused)
         grey = [rgb_to_gray_u8(read_image(p)).astype(np.float64) for p in (fused_path, pa, pb)]
         row = {"dataset": dataset, "name": name, "protocol": protocol, "model": tag}
         row.update(compute_all(*grey, protocol=protocol))
         result.rows.append(row)
         if out_csv is not None:
-            _append(out_csv, row)
+            append_csv(out_csv, [_csv_row(row)])
     if out_csv is not None:
         others = [
             r
@@ -223,13 +220,3 @@ def evaluate(
         ]
         write_rows(out_csv, others + result.rows)
     return result
-
-
-def _append(path: Path, row: dict) -> None:
-    new = not path.is_file()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with open(path, "a", newline="") as fh:
-        writer = csv.DictWriter(fh, fieldnames=[*ID_FIELDS, *METRIC_NAMES])
-        if new:
-            writer.writeheader()
-        writer.writerow({k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in writer.fieldnames})

@@ -1,12 +1,13 @@
 """Fusing images with a trained FNet: tensors, files and folders of pairs.
 
-Inference follows the release (official_release.md): sources read as 8-bit grey / 255, A the
+Inference follows the release (``docs/conventions.md``): sources read as 8-bit grey / 255, A the
 infrared or MRI image, B the visible / CT / PET / SPECT image, output clip-x255-round to 8 bit. In
 colour mode only B's luma is fused (``lzsc.io.fuse_color``). No autograd is recorded.
 """
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,12 +28,23 @@ from .io import (
     to_uint8,
 )
 
-__all__ = ["FolderReport", "fuse_files", "fuse_folder", "fuse_tensors", "output_name"]
+__all__ = ["FolderReport", "fuse", "fuse_files", "fuse_folder", "module_device", "output_name"]
 
 
-def fuse_tensors(model: nn.Module, a: Tensor, b: Tensor) -> Tensor:
-    """F = model(A, B) without autograd, on the model's device; returns a CPU float tensor."""
-    device = next(model.parameters()).device
+def module_device(model: nn.Module) -> torch.device:
+    """The device of a module's first parameter or buffer (CPU for a module with neither)."""
+    for tensor in itertools.chain(model.parameters(), model.buffers()):
+        return tensor.device
+    return torch.device("cpu")
+
+
+def fuse(model: nn.Module, a: Tensor, b: Tensor) -> Tensor:
+    """F = model(A, B) for (N, 1, H, W) sources in [0, 1], without autograd, on the model's device.
+
+    Returns a CPU float tensor. FNet runs on its backend (``model.set_backend``; "auto": the CPU
+    engine on a CPU, the fused backend on CUDA).
+    """
+    device = module_device(model)
     with torch.inference_mode():
         return model(a.to(device), b.to(device)).float().cpu()
 
@@ -46,7 +58,7 @@ def fuse_files(
     """
     if not color:
         a, b = read_pair(path_a, path_b)
-        return to_uint8(fuse_tensors(model, a, b))
+        return to_uint8(fuse(model, a, b))
     a_img, b_img = read_image(path_a), read_image(path_b)
     if a_img.shape[:2] != b_img.shape[:2]:
         raise ImageError(
@@ -55,8 +67,8 @@ def fuse_files(
         )
     a = to_tensor(rgb_to_gray_u8(a_img))
     if b_img.ndim == 2:
-        return to_uint8(fuse_tensors(model, a, to_tensor(b_img)))
-    return fuse_color(b_img, lambda y: fuse_tensors(model, a, y), ycbcr=ycbcr)
+        return to_uint8(fuse(model, a, to_tensor(b_img)))
+    return fuse_color(b_img, lambda y: fuse(model, a, y), ycbcr=ycbcr)
 
 
 def output_name(name: str, keep_ext: bool) -> str:

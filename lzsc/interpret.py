@@ -34,8 +34,9 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
+from .fusion import module_device
 from .models import FNet, check_pair
-from .unrolled import BlockOutput, conv
+from .unrolled import BlockOutput
 
 __all__ = [
     "BLOCKS",
@@ -113,38 +114,24 @@ class FNetTrace:
 
 
 def trace_fnet(model: FNet, a: Tensor, b: Tensor) -> FNetTrace:
-    """Run ``model`` on (A, B) keeping every block's iterates; the same computation as ``FNet.forward``.
+    """Run ``model`` on (A, B) keeping every block's iterates: ``FNet.forward(..., return_all=True)``
+    (the reference backend), detached and moved to the CPU.
 
-    Works for LZSC and LCSC blocks (anything whose ``forward(x, return_all=True)`` gives a
-    ``BlockOutput``). Inputs are (N, 1, H, W) in [0, 1]; no autograd is recorded.
+    Works for LZSC and LCSC blocks. Inputs are (N, 1, H, W) in [0, 1]; no autograd is recorded.
     """
     check_pair(a, b)
-    device = next(model.parameters()).device
+    device = module_device(model)
     a, b = a.to(device), b.to(device)
     with torch.inference_mode():
-        out_u1 = model.lzsc_u1(a, return_all=True)
-        out_u2 = model.lzsc_u2(b, return_all=True)
-        residual_a = a - conv(out_u1.u, model.D_u1)
-        residual_b = b - conv(out_u2.u, model.D_u2)
-        out_c = model.lzsc_c(torch.cat((residual_a, residual_b), dim=1), return_all=True)
-        rec_u1 = conv(out_u1.u, model.G_u1)
-        rec_c = conv(out_c.u, model.G_c)
-        rec_u2 = conv(out_u2.u, model.G_u2)
+        out = model(a, b, return_all=True)
 
-    def cpu(out: BlockOutput) -> BlockOutput:
-        iterates = [t.cpu() for t in out.iterates]
-        return BlockOutput(out.u.cpu(), iterates, [t.cpu() for t in out.pre_activations])
+    def cpu(block: BlockOutput) -> BlockOutput:
+        iterates = [t.cpu() for t in block.iterates]
+        return BlockOutput(block.u.cpu(), iterates, [t.cpu() for t in block.pre_activations])
 
-    return FNetTrace(
-        a.cpu(),
-        b.cpu(),
-        {"u1": cpu(out_u1), "u2": cpu(out_u2), "c": cpu(out_c)},
-        residual_a.cpu(),
-        residual_b.cpu(),
-        rec_u1.cpu(),
-        rec_u2.cpu(),
-        rec_c.cpu(),
-    )
+    blocks = {name: cpu(out.blocks[name]) for name in BLOCKS}
+    parts = (out.residual_a, out.residual_b, out.rec_u1, out.rec_u2, out.rec_c)
+    return FNetTrace(a.cpu(), b.cpu(), blocks, *(t.cpu() for t in parts))
 
 
 def schedules(model: nn.Module) -> dict[str, dict[str, np.ndarray]]:

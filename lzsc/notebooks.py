@@ -3,46 +3,52 @@
 The suite lives in ``notebooks/NN_name.ipynb``; :func:`discover` finds whatever numbered notebooks
 exist and :func:`run_notebooks` executes them in order (kernel ``python3``, working directory = the
 notebooks' folder), writes the executed copies and a summary (``summary.json``, ``summary.csv``)
-and stops at the first failure, naming the notebook and the cell. The CLI front end is
-``lzsc notebooks run`` (:mod:`lzsc.cli.notebooks`).
+and stops at the first failure, naming the notebook and the cell; a progress bar on stderr shows the
+running notebook's name and its cells done. The CLI front end is ``lzsc notebooks run``
+(:mod:`lzsc.cli.notebooks`).
 
 Every notebook has one cell tagged ``parameters``. Sizes are ``None`` there and come from the
 notebook's ``PROFILES[profile]`` unless set explicitly; :func:`settings` does that merge::
 
     profile = "quick"
     n_trials = None
-    PROFILES = {"quick": {"n_trials": 10}, "full": {"n_trials": 200}}
+    PROFILES = {"quick": {"n_trials": 10}, "paper": {"n_trials": 200}}
     cfg = settings(PROFILES, profile, n_trials=n_trials)     # cfg.n_trials == 10
 
 :func:`normalise` strips volatile metadata (execution timestamps, papermill's timing and
 parameters, widget state, the injected-parameters cell) and sets the kernelspec to ``python3``;
-``python -m lzsc.notebooks normalise notebooks/*.ipynb`` applies it before committing.
+``lzsc notebooks normalise notebooks/*.ipynb`` applies it before committing.
 Introduced in ``notebooks/00_overview.ipynb``.
 """
 
 from __future__ import annotations
 
-import argparse
 import ast
 import csv
 import json
 import os
 import re
-import sys
+import threading
 import time
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
+from functools import cache
 from pathlib import Path
 from types import SimpleNamespace
-from typing import Any
-from unittest.mock import patch
+from typing import TYPE_CHECKING, Any
+
+from .atomic import atomic_open, write_text_atomic
+from .profiles import PROFILES, ProfileUnavailable, check_profile
+
+if TYPE_CHECKING:
+    from traitlets.config import Config
 
 __all__ = [
     "KERNELSPEC",
     "NotebookRun",
     "RunSummary",
     "discover",
-    "main",
     "normalise",
     "notebooks_dir",
     "parse_value",
@@ -58,6 +64,7 @@ _VOLATILE_NB_METADATA = ("papermill", "widgets", "toc", "varInspector")
 INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 _DROP_TAGS = {"injected-parameters", "papermill-error-cell-tag"}
 _WIDGET_MIME = "application/vnd.jupyter.widget-view+json"
+_BAR_FORMAT = "{desc}: {n_fmt}/{total_fmt} cells |{bar}| {elapsed}"
 
 
 def notebooks_dir() -> Path:
@@ -107,8 +114,9 @@ def settings(profiles: Mapping[str, Mapping[str, Any]], profile: str, **explicit
     Every keyword must be a key of the profile (a misspelt parameter fails loudly); the result
     also carries ``profile``.
     """
-    if profile not in profiles:
-        raise ValueError(f"unknown profile {profile!r}; choose one of {', '.join(profiles)}")
+    check_profile(profile)
+    if set(profiles) != set(PROFILES):
+        raise ValueError(f"a notebook's profile table must define exactly {PROFILES}, got {tuple(profiles)}")
     values = dict(profiles[profile])
     unknown = sorted(set(explicit) - set(values))
     if unknown:
@@ -119,7 +127,9 @@ def settings(profiles: Mapping[str, Mapping[str, Any]], profile: str, **explicit
 
 @dataclass
 class NotebookRun:
-    """One notebook's outcome: status is ``ok``, ``failed`` or ``skipped`` (after an earlier failure)."""
+    """One notebook's outcome: status is ``ok``, ``failed``, ``skipped`` (after an earlier failure) or
+    ``unavailable`` (it stopped cleanly at its start because the profile cannot run on this machine,
+    :class:`lzsc.profiles.ProfileUnavailable`; ``error`` says why)."""
 
     notebook: str
     status: str
@@ -146,7 +156,7 @@ class RunSummary:
 
     @property
     def ok(self) -> bool:
-        return all(r.status == "ok" for r in self.runs)
+        return all(r.status in ("ok", "unavailable") for r in self.runs)
 
     @property
     def first_failure(self) -> NotebookRun | None:
@@ -167,8 +177,8 @@ class RunSummary:
         rows = [{**asdict(r), "seconds": round(r.seconds, 2)} for r in self.runs]
         json_path, csv_path = out / "summary.json", out / "summary.csv"
         payload = {"ok": self.ok, "parameters": self.parameters, "notebooks": rows}
-        json_path.write_text(json.dumps(payload, indent=2) + "\n")
-        with csv_path.open("w", newline="") as fh:
+        write_text_atomic(json_path, json.dumps(payload, indent=2) + "\n")
+        with atomic_open(csv_path, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=list(rows[0]) if rows else ["notebook"])
             writer.writeheader()
             writer.writerows(rows)
@@ -199,17 +209,74 @@ def _error_text(err: BaseException) -> str:
     return text.strip().splitlines()[0] if text.strip() else type(err).__name__
 
 
+@contextmanager
+def _ticking(bar: Any, every: float = 1.0) -> Iterator[None]:
+    """Redraw the tqdm ``bar`` every ``every`` seconds from a thread, so that its clock runs during a
+    long cell (``None``: no bar, nothing to do)."""
+    if bar is None:
+        yield
+        return
+    stop = threading.Event()
+
+    def tick() -> None:
+        while not stop.wait(every):
+            bar.refresh()
+
+    thread = threading.Thread(target=tick, name="notebook-progress", daemon=True)
+    thread.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        thread.join()
+
+
+@cache
+def _engine() -> str:
+    """Register papermill's nbclient engine with a ticking cell bar (:func:`_ticking`); returns its name."""
+    from papermill.engines import NBClientEngine, papermill_engines
+
+    class TickingEngine(NBClientEngine):
+        @classmethod
+        def execute_managed_notebook(cls, nb_man: Any, kernel_name: str, **kwargs: Any) -> Any:
+            with _ticking(getattr(nb_man, "pbar", None)):
+                return super().execute_managed_notebook(nb_man, kernel_name, **kwargs)
+
+    papermill_engines.register("lzsc", TickingEngine)
+    return "lzsc"
+
+
+def _kernel_config() -> Config:
+    """Kernel-manager settings: CurveZMQ transport encryption where jupyter_client, pyzmq and the
+    kernelspec support it, so that ipykernel >= 7 neither sends code and outputs over TCP in plain
+    text nor warns once per notebook that it does ("Kernel is running over TCP without encryption")."""
+    import zmq
+    from jupyter_client import KernelManager
+    from traitlets.config import Config
+
+    if zmq.has("curve") and "transport_encryption" in KernelManager.class_trait_names():
+        return Config({"KernelManager": {"transport_encryption": "auto"}})
+    return Config()
+
+
 def run_notebook(
     path: Path,
     output: Path,
     parameters: Mapping[str, Any],
     kernel: str = "python3",
     timeout: int | None = None,
+    progress: bool = True,
 ) -> NotebookRun:
-    """Execute one notebook with papermill (cwd = its folder) into ``output``; never raises on cell errors."""
+    """Execute one notebook with papermill (cwd = its folder) into ``output``; never raises on cell errors.
+
+    ``progress`` shows a bar on stderr: the notebook's name, cells done / total, time so far.
+    """
+    from unittest.mock import patch
+
     import papermill as pm
 
     output.parent.mkdir(parents=True, exist_ok=True)
+    bar = {"desc": path.name, "bar_format": _BAR_FORMAT, "leave": False} if progress else False
     start = time.perf_counter()
     # The kernel inherits the environment: a headless MPLBACKEND=Agg there would drop every figure from
     # the executed notebook, so the kernel always gets the inline backend (which needs no display).
@@ -222,11 +289,16 @@ def run_notebook(
                 kernel_name=kernel,
                 language="python",
                 cwd=str(path.parent),
-                progress_bar=False,
+                engine_name=_engine(),
+                progress_bar=bar,
                 execution_timeout=timeout,
+                config=_kernel_config(),
             )
     except Exception as err:
         cell, count = _failed_cell(output)
+        if getattr(err, "ename", None) == ProfileUnavailable.__name__:
+            seconds = time.perf_counter() - start
+            return NotebookRun(path.name, "unavailable", seconds, str(output), cell, count, str(err.evalue))
         return NotebookRun(
             path.name, "failed", time.perf_counter() - start, str(output), cell, count, _error_text(err)
         )
@@ -241,12 +313,14 @@ def run_notebooks(
     keep_going: bool = False,
     timeout: int | None = None,
     log: Callable[[str], None] | None = print,
+    progress: bool = True,
 ) -> RunSummary:
     """Execute ``notebooks`` in order into ``out_dir`` and write the summary there.
 
     ``parameters`` go to every notebook (papermill injects them after its ``parameters`` cell).
     After a failure the remaining notebooks are ``skipped`` unless ``keep_going``. ``log``
-    receives one line per notebook (``None`` for silence).
+    receives one line per notebook (``None`` for silence); ``progress`` shows a bar over the cells
+    of the running notebook.
     """
     out = Path(out_dir)
     params = dict(parameters or {})
@@ -256,11 +330,12 @@ def run_notebooks(
         if failed and not keep_going:
             runs.append(NotebookRun(path.name, "skipped", output=""))
             continue
-        run = run_notebook(Path(path), out / Path(path).name, params, kernel, timeout)
+        run = run_notebook(Path(path), out / Path(path).name, params, kernel, timeout, progress)
         runs.append(run)
         failed = failed or run.status == "failed"
         if log is not None:
-            log(f"{run.notebook}: {run.status} in {run.seconds:.1f} s")
+            reason = f": {run.error}" if run.status == "unavailable" else ""
+            log(f"{run.notebook}: {run.status} in {run.seconds:.1f} s{reason}")
     summary = RunSummary(runs, params, str(out))
     summary.write(out)
     return summary
@@ -295,21 +370,5 @@ def normalise(path: str | Path) -> bool:
     after = nbformat.writes(nb) + "\n"
     if after == before:
         return False
-    path.write_text(after)
+    write_text_atomic(path, after)
     return True
-
-
-def main(argv: list[str] | None = None) -> int:
-    """``python -m lzsc.notebooks normalise FILE...``."""
-    parser = argparse.ArgumentParser(prog="python -m lzsc.notebooks", description=__doc__.splitlines()[0])
-    sub = parser.add_subparsers(dest="command", required=True)
-    norm = sub.add_parser("normalise", help="strip volatile metadata from notebooks in place")
-    norm.add_argument("paths", nargs="+", type=Path)
-    args = parser.parse_args(argv)
-    for path in args.paths:
-        print(f"{path}: {'normalised' if normalise(path) else 'unchanged'}")
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -19,6 +19,9 @@ Introduced in ``notebooks/03_thresholds.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Literal
+
 import torch
 from torch import Tensor, nn
 
@@ -27,6 +30,7 @@ __all__ = [
     "HardThreshold",
     "SigmoidalThreshold",
     "SoftThreshold",
+    "ThresholdKind",
     "hard_threshold",
     "sigmoidal_threshold",
     "soft_threshold",
@@ -98,11 +102,12 @@ def _sigmoidal(x: Tensor, theta: Tensor, alpha: float = 0.1, gamma: float = 100.
     return torch.sign(x) * (mag - alpha * theta) * torch.sigmoid(gamma * (mag - theta))
 
 
+ThresholdKind = Literal["sigmoidal", "soft", "hard"]
 _KERNELS = {"hard": _hard, "soft": _soft, "sigmoidal": _sigmoidal}
-THRESHOLD_KINDS = tuple(_KERNELS)
+THRESHOLD_KINDS: tuple[ThresholdKind, ...] = ("hard", "soft", "sigmoidal")
 
 
-def threshold_kernel(kind: str):
+def threshold_kernel(kind: ThresholdKind) -> Callable[[Tensor, Tensor, float, float], Tensor]:
     """The unchecked threshold ``f(x, theta, alpha, gamma)`` named ``kind``, for hot loops.
 
     Inputs are not validated (no host synchronisation); the LZSC block uses this with a

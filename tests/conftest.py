@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import torch
 
-from lzsc.paths import data_root
+from lzsc.paths import data_root, official_checkpoint
 
 
 @pytest.fixture(scope="session")
@@ -20,10 +20,10 @@ def lzsc_data() -> Path:
 
 @pytest.fixture(scope="session")
 def official_path(lzsc_data: Path) -> Path:
-    path = lzsc_data / "checkpoints" / "fnet_official.pth"
-    if not path.is_file():
-        pytest.skip(f"released weights not found at {path}")
-    return path
+    try:
+        return official_checkpoint(lzsc_data)
+    except FileNotFoundError as err:  # the message names the expected path
+        pytest.skip(str(err))
 
 
 @pytest.fixture(scope="session")

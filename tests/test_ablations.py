@@ -3,7 +3,6 @@ exactly its intended field, and trains; the direction comparison with the paper 
 
 from __future__ import annotations
 
-import dataclasses
 import json
 import math
 
@@ -58,10 +57,8 @@ def test_ablation_differs_in_exactly_its_field(name):
     ablation = ABLATIONS[name]
     assert model_diff(config, base) == sorted(ablation.model_fields)
     assert train_diff(config, base) == sorted(ablation.train_fields)
-    changed = [
-        f.name for f in dataclasses.fields(TrainConfig) if getattr(config, f.name) != getattr(base, f.name)
-    ]
-    assert changed == list(ablation.overrides)
+    mine, theirs = config.to_dict(), base.to_dict()
+    assert [k for k in mine if mine[k] != theirs[k]] == list(ablation.overrides)
 
 
 @pytest.mark.parametrize("name", list(ABLATIONS))
@@ -92,6 +89,17 @@ def test_one_tiny_training_step(name, tmp_path):
         assert second.last["int"] >= 0  # the term is still logged, with weight 0
 
 
+@pytest.mark.parametrize("name", [BASELINE, *ABLATIONS])
+def test_ablation_config_is_recorded_flat_and_read_back(name):
+    """run_ablation hashes ``to_dict()`` for the run folder and check_runs reads it back from JSON."""
+    config = ablation_config(name, SCALES["ci"].config())
+    text = json.dumps(config.to_dict(), sort_keys=True)
+    assert text == json.dumps(ablation_config(name, SCALES["ci"].config()).to_dict(), sort_keys=True)
+    assert TrainConfig.from_dict(json.loads(text)) == config
+    overrides = ABLATIONS[name].overrides if name != BASELINE else {}
+    assert {k: config.to_dict()[k] for k in overrides} == dict(overrides)
+
+
 def test_baseline_and_unknown():
     base = profile("paper")
     assert ablation_config(BASELINE, base) is base
@@ -120,6 +128,9 @@ def test_scales():
     assert "synthetic" in ci.describe(synthetic=True)
     assert "data MSRS" in ci.describe()
     assert "MSRS" not in ci.describe(synthetic=True)  # trained on synthetic pairs then, not MSRS
+    assert "K = 8 filters of 5x5, 4 iterations" in ci.describe()
+    three = ci.with_(n_iter=3, threshold="soft")  # model settings go into the training overrides too
+    assert (three.config().model.block.n_iter, three.config().model.block.threshold) == (3, "soft")
 
 
 ROWS = [

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import csv
+import os
+import stat
 
 import pytest
 
@@ -43,3 +45,15 @@ def test_interrupted_write_keeps_the_old_file(tmp_path):
         interrupted_write()
     assert path.read_text() == before
     assert list(tmp_path.iterdir()) == [path]
+
+
+def test_new_files_get_the_permissions_of_a_plain_open(tmp_path):
+    plain, atomic = tmp_path / "plain.txt", tmp_path / "atomic.txt"
+    plain.write_text("x")
+    with atomic_open(atomic, "w") as fh:
+        fh.write("x")
+    assert stat.S_IMODE(atomic.stat().st_mode) == stat.S_IMODE(plain.stat().st_mode)
+    os.chmod(atomic, 0o640)
+    with atomic_open(atomic, "w") as fh:
+        fh.write("y")
+    assert stat.S_IMODE(atomic.stat().st_mode) == 0o640  # a replaced file keeps its permissions

@@ -1,4 +1,9 @@
-"""Smoke run of ``benchmarks/bench_fnet.py --quick`` (not timed: checks that it runs and writes its CSV)."""
+"""Smoke runs of the benchmarks (not timed: they check that the scripts run and write their CSV).
+
+``benchmarks/bench_fnet.py --quick`` on CPU, and the lzsc-only part of ``benchmarks/bench_fuse.py``
+on one tiny pair with random weights (its comparison with the authors' release needs a checkout of
+the release, so it is not run here).
+"""
 
 from __future__ import annotations
 
@@ -7,35 +12,68 @@ import subprocess
 import sys
 from pathlib import Path
 
-BENCH = Path(__file__).resolve().parents[1] / "benchmarks" / "bench_fnet.py"
+import numpy as np
+import torch
+from PIL import Image
+
+BENCH = Path(__file__).resolve().parents[1] / "benchmarks"
 CASES = {"fuse_320", "fuse_640x480", "batch16", "train_stage1", "train_stage2"}
+
+
+def _run(args: list[str]) -> subprocess.CompletedProcess:
+    proc = subprocess.run([sys.executable, *args], capture_output=True, text=True, timeout=900, check=False)
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    return proc
+
+
+def _rows(path: Path) -> list[dict[str, str]]:
+    with open(path, newline="") as fh:
+        return list(csv.DictReader(fh))
 
 
 def test_bench_fnet_quick(tmp_path: Path) -> None:
     out = tmp_path / "fnet.csv"
-    cmd = [
-        sys.executable,
-        str(BENCH),
-        "--quick",
-        "--device",
-        "cpu",
-        "--threads",
-        "1",
-        "--repeats",
-        "1",
-        "--csv",
-        str(out),
-    ]
-    proc = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=False)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
-    with open(out, newline="") as fh:
-        rows = list(csv.DictReader(fh))
-    assert {(r["case"], r["path"]) for r in rows} == {(c, p) for c in CASES for p in ("ref", "fast")}
+    args = ["--quick", "--device", "cpu", "--threads", "1", "--repeats", "1", "--csv", str(out)]
+    proc = _run([str(BENCH / "bench_fnet.py"), *args])
+    rows = _rows(out)
+    assert {(r["case"], r["path"]) for r in rows} == {(c, p) for c in CASES for p in ("reference", "auto")}
     for row in rows:
         assert float(row["median_s"]) > 0
         assert float(row["ratio"]) > 0
         assert float(row["gmacs"]) > 0
         assert row["device"] == "cpu"
-        if row["path"] == "fast" and not row["case"].startswith("train"):
+        assert row["precision"] == "fp32"
+        if row["path"] == "reference":
+            assert row["backend"] == "reference"
+        elif row["case"].startswith("train"):
+            assert row["backend"] == "fused"  # training on CPU: the differentiable backend
+        else:
+            assert row["backend"] == "engine"  # CPU inference
             assert float(row["u8_max_diff"]) <= 1
     assert "appended 10 rows" in proc.stdout
+
+
+def test_bench_fuse_lzsc_only(tmp_path: Path) -> None:
+    from lzsc.models import FNet
+
+    gen = np.random.default_rng(0)
+    for sub in ("ir", "vi"):
+        (tmp_path / "data" / sub).mkdir(parents=True)
+        Image.fromarray(gen.integers(0, 256, (20, 24), dtype=np.uint8)).save(
+            tmp_path / "data" / sub / "01.png"
+        )
+    torch.manual_seed(0)
+    torch.save(FNet().state_dict(), tmp_path / "weights.pth")
+    out = tmp_path / "fuse.csv"
+    args = ["--lzsc-only", "--data", str(tmp_path / "data"), "--weights", str(tmp_path / "weights.pth")]
+    args += ["--pairs", "1", "--repeats", "1", "--threads", "1", "--no-warmup", "--csv", str(out)]
+    proc = _run([str(BENCH / "bench_fuse.py"), *args])
+    rows = _rows(out)
+    assert {r["process"] for r in rows} == {"lzsc_auto", "lzsc_reference"}
+    for row in rows:
+        assert float(row["median_s"]) > 0
+        assert float(row["ratio_reference"]) > 0
+        assert not row.get("ratio")  # no release in this run
+        assert int(row["u8_max_diff_vs_reference"]) <= 1
+        assert row["lzsc_only"] == "True"
+    assert "appended 2 rows" in proc.stdout

@@ -97,5 +97,33 @@ def test_prepare_excludes_the_test_pairs(tmp_path: Path, prepare: ModuleType) ->
     assert sorted(p.name for p in (out / "vi").iterdir()) == ["a.png", "c.png"]
 
 
+def make_ir_vi(root: Path, names: list[str], seed: int = 0) -> None:
+    """A set in the data root's layout: ``root/ir`` and ``root/vi``."""
+    make_source(root, names, seed)
+    for sub, new in (("cropinfrared", "ir"), ("crop_HR_visible", "vi")):
+        (root / sub).rename(root / new)
+
+
+@pytest.mark.parametrize(
+    ("source", "kept"),
+    [
+        ("FLIR", ["a.png", "b.png", "c.png"]),  # test/FLIR shares file names, not images: keep all
+        ("RoadScene", ["a.png", "c.png"]),  # train/RoadScene holds test/RoadScene's pairs: drop b
+    ],
+)
+def test_exclude_test_drops_only_a_test_set_the_source_holds(
+    tmp_path: Path, prepare: ModuleType, capsys: pytest.CaptureFixture[str], source: str, kept: list[str]
+) -> None:
+    src, out, data = tmp_path / "src" / source, tmp_path / "out", tmp_path / "data"
+    make_ir_vi(src, ["a.jpg", "b.jpg", "c.jpg"])
+    make_ir_vi(data / "test" / source, ["b.jpg"], seed=1)
+    argv = ["--src", str(src), "--layout", "msrs", "--out", str(out), "--exclude-test", str(data)]
+    assert prepare.main([*argv, "--no-progress"]) == 0
+    assert sorted(p.name for p in (out / "ir").iterdir()) == kept
+    assert sorted(p.name for p in (out / "vi").iterdir()) == kept
+    if source == "FLIR":
+        assert "FLIR holds no test set's pairs" in capsys.readouterr().out
+
+
 def test_check_manifest_without_manifest(tmp_path: Path, check: ModuleType) -> None:
     assert check.main([str(tmp_path)]) == 2

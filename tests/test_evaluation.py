@@ -40,6 +40,16 @@ def small_model():
     return FNet(CFG).eval()
 
 
+def mean_fused(root, folder, dataset="TNO", a_sub="ir", b_sub="vi"):
+    """Write round((A + B) / 2) of every pair of ``dataset`` under ``root`` into ``folder``."""
+    folder.mkdir(parents=True)
+    for path in sorted((root / "test" / dataset / a_sub).iterdir()):
+        a = np.asarray(Image.open(path), dtype=np.float64)
+        b = np.asarray(Image.open(root / "test" / dataset / b_sub / path.name).convert("L"), dtype=np.float64)
+        Image.fromarray(((a + b) / 2).round().astype(np.uint8)).save(folder / f"{path.stem}.png")
+    return folder
+
+
 def test_evaluate_caches_fused_images_and_resumes(fake_root, small_model, tmp_path, monkeypatch):
     out = tmp_path / "rows.csv"
     cache = tmp_path / "cache"
@@ -74,12 +84,7 @@ def test_interrupted_run_restarts_without_refusing(fake_root, small_model, tmp_p
 
 
 def test_fused_folder_and_table(fake_root, tmp_path):
-    fused = tmp_path / "fused"
-    fused.mkdir()
-    for i in range(3):
-        a = np.asarray(Image.open(fake_root / "test" / "TNO" / "ir" / f"{i:02d}.png"), dtype=np.float64)
-        b = np.asarray(Image.open(fake_root / "test" / "TNO" / "vi" / f"{i:02d}.png"), dtype=np.float64)
-        Image.fromarray(((a + b) / 2).round().astype(np.uint8)).save(fused / f"{i:02d}.png")
+    fused = mean_fused(fake_root, tmp_path / "fused")
     result = ev.evaluate("TNO", fused_dir=fused, protocol="paper", progress=False)
     text = str(result)
     assert "protocol 'paper'" in text
@@ -87,6 +92,62 @@ def test_fused_folder_and_table(fake_root, tmp_path):
     assert "A = infrared" in text
     assert all(m in text for m in METRIC_NAMES)
     assert "<table>" in result._repr_html_()
+
+
+def test_fused_dir_holds_the_images_or_one_folder_per_dataset(fake_root, tmp_path):
+    direct = ev.evaluate("TNO", fused_dir=mean_fused(fake_root, tmp_path / "mine"), progress=False)
+    per_set = ev.evaluate(
+        "TNO", fused_dir=mean_fused(fake_root, tmp_path / "all" / "TNO").parent, progress=False
+    )
+    assert len(direct.rows) == len(per_set.rows) == 3
+    assert direct.means() == pytest.approx(per_set.means())
+    assert (direct.model, per_set.model) == ("fused:mine", "fused:TNO")
+
+
+def test_missing_fused_images_name_the_folder_once(fake_root, tmp_path):
+    fused = mean_fused(fake_root, tmp_path / "out" / "TNO")
+    (fused / "01.png").unlink()
+    for given in (fused, fused.parent):
+        with pytest.raises(FileNotFoundError) as err:
+            ev.evaluate("TNO", fused_dir=given, progress=False)
+        message = str(err.value)
+        assert message.startswith(f"no fused image for 01.png in {fused} (looked for 01 with suffix .png/")
+        assert "TNO/TNO" not in message
+        assert "a folder holding TNO/" in message
+    with pytest.raises(FileNotFoundError, match=r"folder of fused images .*nowhere does not exist"):
+        ev.evaluate("TNO", fused_dir=tmp_path / "nowhere", progress=False)
+
+
+def test_paper_protocol_fuses_colour_sets_in_colour_and_keeps_jpeg_names(tmp_path, monkeypatch, small_model):
+    from lzsc.datasets import REGISTRY, DataSet
+    from lzsc.plotting.reproduction import fused_path
+
+    rng = np.random.default_rng(1)
+    root = tmp_path / "data"
+    for sub, shape in (("ir", (48, 52)), ("rgb", (48, 52, 3))):
+        (root / "test" / "Extra" / sub).mkdir(parents=True)
+        Image.fromarray(rng.integers(0, 256, shape, dtype=np.uint8)).save(
+            root / "test" / "Extra" / sub / "p.jpg"
+        )
+    REGISTRY.register(DataSet("Extra", "test", "ir", "rgb", color=True))
+    try:
+        calls = []
+        real = ev.fuse_files
+        monkeypatch.setattr(ev, "fuse_files", lambda *a, **k: calls.append(k["color"]) or real(*a, **k))
+        cache = tmp_path / "cache"
+        results = {
+            p: ev.evaluate("Extra", small_model, p, cache_dir=cache, root=root, progress=False)
+            for p in ("default", "paper")
+        }
+    finally:
+        REGISTRY.unregister("Extra")
+    assert calls == [False, True]
+    tag = ev.model_hash(small_model)
+    assert [p.name for p in (cache / tag / "paper" / "Extra").iterdir()] == ["p.jpg"]
+    assert Image.open(cache / tag / "paper" / "Extra" / "p.jpg").mode == "RGB"
+    assert [p.name for p in (cache / tag / "default" / "Extra").iterdir()] == ["p.png"]
+    assert fused_path(results["paper"], "p.jpg", cache) == cache / tag / "paper" / "Extra" / "p.jpg"
+    assert fused_path(results["default"], "p.jpg", cache) == cache / tag / "default" / "Extra" / "p.png"
 
 
 def test_bad_arguments(fake_root, small_model, tmp_path):

@@ -23,7 +23,7 @@ SMALL = FNetConfig(block=LZSCConfig(n_filters=4, kernel_size=3, n_iter=2))
 
 
 def release_forward(sd: dict, a: torch.Tensor, b: torch.Tensor) -> torch.Tensor:
-    """An independent transcription of the released FNet, written from official_release.md and
+    """An independent transcription of the released FNet, written from docs/conventions.md and
     operating on the raw released state_dict (its own key names, its own threshold formula)."""
 
     def c(x, w):
@@ -96,7 +96,7 @@ class TestFNet:
 class TestIFNet:
     def test_separate_decoders_as_in_the_paper(self):
         torch.manual_seed(0)
-        net = IFNet(IFNetConfig(block=SMALL.block))
+        net = IFNet(IFNetConfig(block=SMALL.block)).set_backend("reference")
         f = torch.rand(1, 1, 8, 8)
         with torch.no_grad():
             _, i2 = net(f)
@@ -105,7 +105,7 @@ class TestIFNet:
 
     def test_shared_decoder_reproduces_release(self):
         torch.manual_seed(0)
-        net = IFNet(IFNetConfig(block=SMALL.block, shared_decoder=True))
+        net = IFNet(IFNetConfig(block=SMALL.block, shared_decoder=True)).set_backend("reference")
         f = torch.rand(1, 1, 8, 8)
         with torch.no_grad():
             _, i2 = net(f)

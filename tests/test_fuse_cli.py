@@ -11,6 +11,7 @@ from PIL import Image
 
 from lzsc.checkpoints import save_atomic
 from lzsc.cli import main
+from lzsc.datasets import dataset_dirs
 from lzsc.io import read_image, rgb_to_ycbcr_matlab
 from lzsc.models import FNet, FNetConfig
 from lzsc.unrolled import LZSCConfig
@@ -118,13 +119,45 @@ def test_bad_checkpoint(tmp_path, capsys):
     assert "not a readable PyTorch checkpoint" in capsys.readouterr().err
 
 
+def test_backend_option_reaches_the_model(tmp_path, ckpt, monkeypatch):
+    chosen = []
+    set_backend = FNet.set_backend
+
+    def spy(self, backend="auto", **options):
+        chosen.append(backend)
+        return set_backend(self, backend, **options)
+
+    monkeypatch.setattr(FNet, "set_backend", spy)
+    a, b = _img(tmp_path / "a.png", (12, 12)), _img(tmp_path / "b.png", (12, 12), seed=1)
+    argv = ["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--checkpoint", str(ckpt)]
+    assert main([*argv, "--backend", "reference"]) == 0
+    assert chosen == ["reference"]
+    assert read_image(tmp_path / "f.png").shape == (12, 12)
+
+
+def test_bad_device_names_the_flag(tmp_path, ckpt, capsys):
+    a = _img(tmp_path / "a.png", (8, 8))
+    argv = ["fuse", str(a), str(a), "-o", str(tmp_path / "f.png"), "--checkpoint", str(ckpt)]
+    assert main([*argv, "--device", "cdua"]) == 2
+    assert capsys.readouterr().err.startswith("error: --device cdua: not a torch device")
+    if not torch.cuda.is_available():
+        assert main([*argv, "--device", "cuda"]) == 2
+        assert "error: --device cuda: CUDA is not available" in capsys.readouterr().err
+
+
+def test_a_file_and_a_folder_is_an_error(tmp_path, capsys):
+    a = _img(tmp_path / "a.png", (8, 8))
+    assert main(["fuse", str(a), str(tmp_path), "-o", str(tmp_path / "f.png")]) == 2
+    assert "give two files or two folders" in capsys.readouterr().err
+
+
 def test_released_weights_on_a_small_real_pair(tmp_path, lzsc_data, official_path):
     """The released weights through the CLI on a 64x64 crop of a medical pair, colour mode."""
-    src = lzsc_data / "test" / "MRI_SPECT"
+    a_dir, b_dir, _ = dataset_dirs("MRI_SPECT", root=lzsc_data)
     a = tmp_path / "a.png"
     b = tmp_path / "b.png"
-    Image.open(src / "MRI" / "11.png").crop((96, 96, 160, 160)).save(a)
-    Image.open(src / "SPECT" / "11.png").crop((96, 96, 160, 160)).save(b)
+    Image.open(a_dir / "11.png").crop((96, 96, 160, 160)).save(a)
+    Image.open(b_dir / "11.png").crop((96, 96, 160, 160)).save(b)
     assert main(["fuse", str(a), str(b), "-o", str(tmp_path / "f.png"), "--color"]) == 0
     out = read_image(tmp_path / "f.png")
     assert out.shape == (64, 64, 3)

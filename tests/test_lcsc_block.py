@@ -33,7 +33,7 @@ class TestLCSCBlock:
         """With W_e = mu D^T and W_d = D the block is classical ISTA from u = 0, whose fixed point
         satisfies the l1 optimality condition; here: the iterates equal ISTA's exactly."""
         torch.manual_seed(0)
-        block = LCSCBlock(CFG, init_theta=0.02).double()
+        block = LCSCBlock(CFG, init_cutoff=0.02).double()
         d = torch.randn(1, 3, 3, 3, dtype=torch.float64) / 3
         d_t = d.flip(-1, -2).transpose(0, 1)
         mu = 0.3
@@ -48,7 +48,7 @@ class TestLCSCBlock:
             assert torch.allclose(block(x), u, atol=1e-12)
 
     def test_theta_positive_per_channel(self):
-        block = LCSCBlock(CFG, init_theta=0.05)
+        block = LCSCBlock(CFG, init_cutoff=0.05)
         assert block.theta().shape == (3,)
         assert torch.allclose(block.theta(), torch.full((3,), 0.05))
         assert math.isclose(float(block.theta_raw[0].detach()), math.log(math.expm1(0.05)), rel_tol=1e-6)

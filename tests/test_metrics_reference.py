@@ -1,7 +1,7 @@
 """Fusion metrics against independent references.
 
 scikit-learn (MI), scikit-image (SSIM), OpenCV (grey conversion) and small brute-force numpy
-transcriptions of the definitions in shared/reference/metrics.md, written without the library's
+transcriptions of the definitions in docs/conventions.md, written without the library's
 filtering code (AG, SF, VIF, Qabf, Qcb).
 """
 

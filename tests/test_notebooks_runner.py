@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import nbformat
@@ -69,9 +70,13 @@ def test_parse_value():
 
 
 def test_settings_merges_profile_and_explicit_values():
-    profiles = {"quick": {"n": 10, "steps": 5}, "full": {"n": 100, "steps": 50}}
-    cfg = nbr.settings(profiles, "full", n=None, steps=7)
-    assert (cfg.profile, cfg.n, cfg.steps) == ("full", 100, 7)
+    profiles = {"quick": {"n": 10, "steps": 5}, "paper": {"n": 100, "steps": 50}}
+    cfg = nbr.settings(profiles, "paper", n=None, steps=7)
+    assert (cfg.profile, cfg.n, cfg.steps) == ("paper", 100, 7)
+    with pytest.raises(ValueError, match="unknown profile 'full'"):
+        nbr.settings(profiles, "full")
+    with pytest.raises(ValueError, match="exactly"):
+        nbr.settings({"quick": {"n": 1}}, "quick")
     with pytest.raises(ValueError, match="unknown profile 'huge'"):
         nbr.settings(profiles, "huge")
     with pytest.raises(KeyError, match="stepz"):
@@ -113,22 +118,23 @@ def test_normalise_strips_volatile_metadata(tmp_path):
     assert nbr.normalise(path) is False
 
 
-def test_normalise_module_entry(tmp_path, capsys):
+def test_normalise_command(tmp_path, capsys):
     nb = _notebook([("code", "1", [])])
     nb.metadata["papermill"] = {"duration": 1.0}
     path = _write(tmp_path / "00_x.ipynb", nb)
-    assert nbr.main(["normalise", str(path)]) == 0
+    assert main(["notebooks", "normalise", str(path)]) == 0
     assert "normalised" in capsys.readouterr().out
     assert "papermill" not in nbformat.read(path, as_version=4).metadata
 
 
 def test_cli_registers_notebooks_run():
     args = build_parser().parse_args(
-        ["notebooks", "run", "--profile", "full", "-p", "seed", "3", "-p", "name", "x", "--only", "01,02"]
+        ["notebooks", "run", "--profile", "paper", "-p", "seed", "3", "-p", "name", "x", "--only", "01,02"]
     )
-    assert args.profile == "full"
+    assert args.profile == "paper"
     assert args.parameter == [["seed", "3"], ["name", "x"]]
     assert args.only == "01,02"
+    assert args.no_progress is False
     assert callable(args.func)
 
 
@@ -181,6 +187,30 @@ def test_failing_notebook_exits_nonzero_naming_notebook_and_cell(tmp_path, capsy
     assert any("injected-parameters" in c.metadata.get("tags", []) for c in executed.cells)
 
 
+@pytest.mark.slow
+def test_unavailable_profile_stops_a_notebook_cleanly(tmp_path, capsys):
+    """A notebook that cannot honour its profile here raises ProfileUnavailable at its start: the run
+    reports it as unavailable with the one-line reason, goes on, and exits 0."""
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    raise_it = "from lzsc.profiles import ProfileUnavailable\nraise ProfileUnavailable('needs a GPU here')"
+    _write(
+        folder / "00_gpu.ipynb",
+        _notebook([("code", "profile = 'quick'", ["parameters"]), ("code", raise_it, [])]),
+    )
+    _write(folder / "01_after.ipynb", _notebook([("code", "print(1)", [])]))
+    out = tmp_path / "run"
+    assert main(["notebooks", "run", "--dir", str(folder), "--out", str(out), "--no-progress"]) == 0
+    assert "00_gpu.ipynb: unavailable" in capsys.readouterr().out
+    summary = json.loads((out / "summary.json").read_text())
+    assert summary["ok"] is True
+    assert [(r["notebook"], r["status"]) for r in summary["notebooks"]] == [
+        ("00_gpu.ipynb", "unavailable"),
+        ("01_after.ipynb", "ok"),
+    ]
+    assert summary["notebooks"][0]["error"] == "needs a GPU here"
+
+
 def test_figures_kept_under_a_headless_backend(tmp_path, monkeypatch):
     monkeypatch.setenv("MPLBACKEND", "Agg")
     folder = tmp_path / "nbs"
@@ -194,6 +224,38 @@ def test_figures_kept_under_a_headless_backend(tmp_path, monkeypatch):
     executed = nbformat.read(out / "00_plot.ipynb", as_version=4)
     assert any("image/png" in o.get("data", {}) for o in executed.cells[0].outputs)
     assert nbr.os.environ["MPLBACKEND"] == "Agg"
+
+
+@pytest.mark.slow
+def test_progress_bar_names_the_notebook_and_counts_cells_without_kernel_warnings(tmp_path, capfd):
+    folder = tmp_path / "nbs"
+    folder.mkdir()
+    _write(folder / "00_two.ipynb", _notebook([("code", "x = 1", []), ("code", "print(x + 1)", [])]))
+
+    summary = nbr.run_notebooks(nbr.discover(folder), tmp_path / "run", log=None)
+
+    assert summary.ok
+    err = capfd.readouterr().err
+    assert "00_two.ipynb: 0/2 cells" in err  # later counts are drawn at most every 0.1 s
+    assert "without encryption" not in err  # the kernel's plain-TCP warning, once per notebook
+
+
+def test_progress_bar_clock_runs_during_a_long_cell():
+    class Bar:
+        refreshes = 0
+
+        def refresh(self):
+            self.refreshes += 1
+
+    bar = Bar()
+    with nbr._ticking(bar, every=0.01):
+        time.sleep(0.2)
+    assert bar.refreshes >= 2
+    seen = bar.refreshes
+    time.sleep(0.05)
+    assert bar.refreshes == seen  # stopped with the notebook
+    with nbr._ticking(None):
+        pass
 
 
 @pytest.mark.slow

@@ -6,8 +6,9 @@ Everything runs a tiny model (K = 4, 3x3, 2 iterations, 16x16 patches, batch 2) 
 from __future__ import annotations
 
 import csv
+import json
 import signal
-from dataclasses import replace
+from dataclasses import fields
 from pathlib import Path
 
 import pytest
@@ -16,10 +17,11 @@ import torch
 from lzsc.checkpoints import load_fnet, read_checkpoint
 from lzsc.cli import main
 from lzsc.data import SyntheticMCSC
-from lzsc.models import FNet
+from lzsc.models import FNet, FNetConfig, IFNetConfig
 from lzsc.training import EMA, TrainConfig, apply_overrides, profile, train, train_both
+from lzsc.training.profiles import MODEL_SETTINGS, RESUMABLE_FIELDS, SETTINGS
 from lzsc.training.state import seed_everything
-from lzsc.training.trainer import _float32_thresholds
+from lzsc.unrolled import LZSCConfig
 
 TINY = dict(n_filters=4, kernel_size=3, n_iter=2, patch=16, batch_size=2, data="synthetic", device="cpu")
 TINY_SET = [f"--set={k}={v}" for k, v in TINY.items() if k not in ("data", "device")]
@@ -103,13 +105,15 @@ class TestTrainStep:
         assert set(result.last) == {"loss", "int", "grad", "ssim_w", "w_a"}
         assert all(torch.isfinite(torch.tensor(v)) for v in result.last.values())
 
-    def test_bf16_keeps_thresholds_in_float32(self):
-        net = FNet(tiny().fnet_config())
+    @pytest.mark.parametrize("backend", ["reference", "fused"])
+    def test_bf16_keeps_thresholds_in_float32(self, backend):
+        """The bf16 policy lives in the backends: under autocast every backend gives float32 codes."""
+        net = FNet(tiny().fnet_config()).set_backend(backend)
         x = torch.rand(1, 1, 8, 8)
         with torch.autocast("cpu", dtype=torch.bfloat16):
-            assert net.lzsc_u1(x).dtype == torch.bfloat16
-            _float32_thresholds(net, "cpu")
             assert net.lzsc_u1(x).dtype == torch.float32
+            assert net(x, x).dtype == torch.float32
+        assert net.last_backend == backend
 
     def test_bad_data_and_stage2_without_init(self, tmp_path, data):
         with pytest.raises(TypeError, match="sample_batch"):
@@ -228,7 +232,9 @@ class TestEMAAndProfiles:
             1e-4,
             0.999,
         )
-        assert (paper.n_filters, paper.kernel_size, paper.n_iter) == (64, 9, 4)
+        assert paper.model == FNetConfig()  # the release's model: the defaults of LZSCConfig, once
+        assert (paper.model.n_filters, paper.model.kernel_size, paper.model.block.n_iter) == (64, 9, 4)
+        assert (paper.model.block.alpha, paper.model.block.gamma) == (0.1, 100.0)
         assert (paper.w_int, paper.w_grad, paper.w_ssim, paper.w_rec_int, paper.w_rec_grad) == (
             20,
             20,
@@ -238,23 +244,74 @@ class TestEMAAndProfiles:
         )
         assert quick.device == "cpu"
         assert quick.ema_decay < paper.ema_decay
-        with pytest.raises(KeyError, match="quick"):
-            profile("nope")
+        with pytest.raises(ValueError, match="unknown profile 'full'; choose 'quick' or 'paper'"):
+            profile("full")
 
     def test_overrides_and_ablation_configs(self):
         cfg = apply_overrides(profile("paper"), ["n_iter=2", "ifnet_threshold=soft", "w_ssim=0", "bf16=true"])
-        assert (cfg.n_iter, cfg.w_ssim, cfg.bf16) == (2, 0.0, True)
+        assert (cfg.model.block.n_iter, cfg.w_ssim, cfg.bf16) == (2, 0.0, True)
+        assert cfg.fnet_config() is cfg.model
         assert cfg.fnet_config().block.threshold == "sigmoidal"
         assert cfg.ifnet_config().block.threshold == "soft"
+        assert cfg.ifnet_config().block.n_iter == 2
         assert apply_overrides(cfg, ["steps=2e4", "ifnet_threshold=none"]).ifnet_threshold is None
-        assert replace(cfg, block_kind="lcsc").fnet_config().block_kind == "lcsc"
+        assert cfg.with_overrides(block_kind="lcsc").fnet_config().block_kind == "lcsc"
+        assert apply_overrides(cfg, ["stage=2", "device=cuda:1", "init_theta=-1,-3"]).to_dict() == {
+            **cfg.to_dict(),
+            "stage": 2,
+            "device": "cuda:1",
+            "init_theta": (-1.0, -3.0),
+        }
         with pytest.raises(ValueError, match="unknown training setting"):
             apply_overrides(cfg, ["nope=1"])
         with pytest.raises(ValueError, match="true/false"):
             apply_overrides(cfg, ["bf16=maybe"])
+        with pytest.raises(ValueError, match=r"ifnet_threshold: expects one of .* or none"):
+            apply_overrides(cfg, ["ifnet_threshold=firm"])
+        with pytest.raises(ValueError, match="stage: expects one of 1, 2"):
+            apply_overrides(cfg, ["stage=3"])
         with pytest.raises(ValueError, match="momentum"):
-            replace(cfg, momentum="adam")
+            cfg.with_overrides(momentum="adam")
+        with pytest.raises(ValueError, match=r"unknown training setting.*'in_channels'"):
+            cfg.with_overrides(in_channels=2)  # set per block by FNet, not a setting
         assert TrainConfig.from_dict(cfg.to_dict()) == cfg
+
+    def test_to_dict_names_every_setting_once(self):
+        cfg = profile("quick", n_iter=3, threshold="soft", w_int=5.0)
+        values = cfg.to_dict()
+        assert list(values) == list(SETTINGS)
+        assert (values["n_iter"], values["threshold"], values["w_int"]) == (3, "soft", 5.0)
+        assert set(SETTINGS) > MODEL_SETTINGS
+        assert {"n_filters", "block_kind", "ifnet_threshold"} <= MODEL_SETTINGS
+        assert "model" not in values  # flattened: one name per setting
+        text = json.dumps(values, sort_keys=True)  # what the ablation runs hash
+        assert text == json.dumps(
+            profile("quick", w_int=5.0, threshold="soft", n_iter=3).to_dict(), sort_keys=True
+        )
+        assert TrainConfig.from_dict(json.loads(text)) == cfg  # JSON lists back to tuples
+        assert TrainConfig.from_dict({"n_iter": 3}) == TrainConfig().with_overrides(n_iter=3)
+        with pytest.raises(ValueError, match="'nope'"):
+            TrainConfig.from_dict({"nope": 1})
+
+    def test_setting_names_do_not_collide(self):
+        own = {f.name for f in fields(TrainConfig)} - {"model"}
+        block = {f.name for f in fields(LZSCConfig)} - {"in_channels"}
+        net = {f.name for f in fields(FNetConfig)} - {"block"}
+        assert len(own) + len(block) + len(net) == len(SETTINGS)  # no name in two places
+        assert set(SETTINGS) == own | block | net
+
+    def test_backend_is_an_execution_detail(self):
+        cfg = profile("quick")
+        assert cfg.backend == "auto"
+        assert "backend" in RESUMABLE_FIELDS
+        assert cfg.with_overrides(backend="reference").backend == "reference"
+        assert apply_overrides(cfg, ["backend=engine"]).backend == "engine"
+        with pytest.raises(ValueError, match="backend must be one of"):
+            cfg.with_overrides(backend="fast")
+        with pytest.raises(ValueError, match="bad value for backend: expects one of 'auto', 'reference'"):
+            apply_overrides(cfg, ["backend=fast"])
+        with pytest.raises(TypeError, match="model must be an FNetConfig"):
+            TrainConfig(model=IFNetConfig())
 
 
 class TestCLI:

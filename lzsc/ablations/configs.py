@@ -4,18 +4,19 @@ Every ablation AE1-AE15 is a set of :class:`lzsc.training.TrainConfig` overrides
 same base configuration as the full FNet: no code fork. :data:`ABLATIONS` lists them with what they
 change, :func:`ablation_config` builds one, :func:`model_diff` / :func:`train_diff` say which
 model or training fields differ from the baseline. Block settings (threshold, momentum, weight
-sharing, sigmoid shape, iterations) apply to every LZSC block, FNet's and IFNet's, as
-``TrainConfig.block_config`` does; AE12 changes IFNet's threshold only.
+sharing, sigmoid shape, iterations) apply to every LZSC block, FNet's and IFNet's (they go into
+``TrainConfig.model``, which both networks use); AE12 changes IFNet's threshold only.
 """
 
 from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from ..training import TrainConfig
+from ..training.profiles import MODEL_SETTINGS
 
 __all__ = [
     "ABLATIONS",
@@ -37,9 +38,9 @@ PAPER_BASELINE = "FNet(Ours)"
 class Ablation:
     """One experiment of Table III: its overrides of the baseline :class:`TrainConfig`.
 
-    ``model_fields`` are the dotted fields of ``fnet.*`` / ``ifnet.*`` (the two networks'
-    configurations) that must differ from the baseline, ``train_fields`` the non-model
-    :class:`TrainConfig` fields that must differ (loss weights, stage I on/off).
+    ``overrides`` are settings by name (:meth:`TrainConfig.with_overrides`). ``model_fields`` are the
+    dotted fields of ``fnet.*`` / ``ifnet.*`` (the two networks' configurations) that must differ from
+    the baseline, ``train_fields`` the training settings that must differ (loss weights, stage I on/off).
     """
 
     name: str
@@ -96,15 +97,15 @@ def ablation_config(name: str, base: TrainConfig) -> TrainConfig:
     if name not in ABLATIONS:
         raise KeyError(f"unknown ablation {name!r}; choose {BASELINE} or one of {', '.join(ABLATIONS)}")
     overrides = ABLATIONS[name].overrides
-    paper = TrainConfig()
-    differ = {k: getattr(base, k) for k in overrides if getattr(base, k) != getattr(paper, k)}
+    mine, paper = base.to_dict(), TrainConfig().to_dict()
+    differ = {k: mine[k] for k in overrides if mine[k] != paper[k]}
     if differ:
-        wanted = ", ".join(f"{k}={getattr(paper, k)!r}" for k in differ)
+        wanted = ", ".join(f"{k}={paper[k]!r}" for k in differ)
         raise ValueError(
             f"{name} ({ABLATIONS[name].description}) is defined against the paper's FNet ({wanted}), but the "
             f"base configuration has {differ}; build the base from profile('paper', ...) (e.g. SCALES['ci'])"
         )
-    return replace(base, **overrides)
+    return base.with_overrides(**overrides)
 
 
 def _flatten(obj: Any, prefix: str) -> dict[str, Any]:
@@ -126,19 +127,11 @@ def model_diff(config: TrainConfig, base: TrainConfig) -> list[str]:
     return sorted(k for k in mine if mine[k] != theirs.get(k))
 
 
-_MODEL_INPUTS = frozenset(
-    {"n_filters", "kernel_size", "n_iter", "threshold", "ifnet_threshold", "alpha", "gamma", "momentum",
-     "shared_weights", "block_kind", "ifnet_shared_decoder"}
-)  # fmt: skip
-
-
 def train_diff(config: TrainConfig, base: TrainConfig) -> list[str]:
-    """:class:`TrainConfig` fields other than the model's in which ``config`` differs from ``base``."""
-    return sorted(
-        f.name
-        for f in dataclasses.fields(TrainConfig)
-        if f.name not in _MODEL_INPUTS and getattr(config, f.name) != getattr(base, f.name)
-    )
+    """Training settings (not the networks', :data:`~lzsc.training.profiles.MODEL_SETTINGS`) in which
+    ``config`` differs from ``base``."""
+    mine, theirs = config.to_dict(), base.to_dict()
+    return sorted(k for k in mine if k not in MODEL_SETTINGS and mine[k] != theirs[k])
 
 
 def overview(base: TrainConfig) -> str:

@@ -13,19 +13,27 @@ import math
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
 
+from ..datasets import REGISTRY
 from ..metrics import HIGHER_IS_BETTER
-from ..reference import PAPER_DATASET, PAPER_METRICS, ablation_table
+from ..reference import PAPER_METRICS, ablation_table
 from .configs import BASELINE, PAPER_BASELINE, _describe
 from .runs import AblationRun
 
-__all__ = ["DirectionTable", "binomial_tail", "compare_directions", "paper_directions"]
+__all__ = ["Direction", "DirectionTable", "binomial_tail", "compare_directions", "paper_directions"]
 
-_PAPER_NAME = {v: k for k, v in PAPER_DATASET.items()}
+Direction = Literal["better", "worse", "tie"]
+"""An ablation's change of one metric against the full model (CE: lower is better)."""
 
 
-def _direction(delta: float, metric: str, tie: float) -> str:
+def _lzsc_name(paper_name: str) -> str:
+    """lzsc's name of the test set FNet's tables call ``paper_name``, else ``paper_name`` itself."""
+    spec = REGISTRY.by_paper_name(paper_name)
+    return paper_name if spec is None else spec.name
+
+
+def _direction(delta: float, metric: str, tie: float) -> Direction:
     """Direction "better", "worse" or "tie": the ablation vs the full model (CE: lower is better)."""
     if not math.isfinite(delta) or abs(delta) < tie:
         return "tie"
@@ -36,9 +44,11 @@ def _direction(delta: float, metric: str, tie: float) -> str:
 def paper_directions(rows: Sequence[Mapping[str, str]] | None = None) -> dict[tuple[str, str, str], dict]:
     """The paper's Table III as ``{(dataset, metric, AE): {value, fnet, delta, direction, aligned}}``.
 
-    ``dataset`` is lzsc's name where there is one (TNO, RoadScene, MRI_CT, MRI_PET, MRI_SPECT), else the
-    paper's (CATS, KAIST, RGB-NIR). Directions compare the printed 2-decimal values: equal values are a
-    "tie". ``aligned`` is False for rows the reference marks as uncertain ("alignment uncertain").
+    ``dataset`` is lzsc's name of a set registered in :data:`lzsc.datasets.REGISTRY` (TNO, RoadScene,
+    MRI_CT, MRI_PET, MRI_SPECT, and CATS, KAIST, RGB-NIR once :func:`~lzsc.datasets.register_extra_sets`
+    has registered them), else the paper's (e.g. "VIS-IR (KAIST)"). Directions compare the printed
+    2-decimal values: equal values are a "tie". ``aligned`` is False for rows the reference marks as
+    uncertain ("alignment uncertain").
     """
     rows = ablation_table() if rows is None else rows
     base = {
@@ -50,7 +60,7 @@ def paper_directions(rows: Sequence[Mapping[str, str]] | None = None) -> dict[tu
             continue
         fnet, value = base[(r["task_dataset"], r["metric"])], float(r["value"])
         delta = value - fnet
-        out[(_PAPER_NAME.get(r["task_dataset"], r["task_dataset"]), r["metric"], r["experiment"])] = {
+        out[(_lzsc_name(r["task_dataset"]), r["metric"], r["experiment"])] = {
             "value": value,
             "fnet": fnet,
             "delta": delta,
@@ -166,7 +176,7 @@ class DirectionTable:
 
     @staticmethod
     def _cell(r: dict[str, Any]) -> str:
-        arrow = {"better": "+", "worse": "-", "tie": "="}
+        arrow: dict[Direction, str] = {"better": "+", "worse": "-", "tie": "="}
         paper = "n/a" if r["paper"] is None else arrow[r["paper"]] + ("" if r["aligned"] else "?")
         mark = ""
         if r["paper"] in ("better", "worse") and r["aligned"]:

@@ -23,6 +23,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ..atomic import write_text_atomic
 from ..paths import data_root
 from ..reference import PAPER_METRICS
 from ..training import TrainConfig
@@ -52,7 +53,7 @@ class AblationRun:
 
 def _synthetic_metrics(model: torch.nn.Module, scale: AblationScale, seed: int) -> tuple[dict, int]:
     from ..data import SyntheticMCSC
-    from ..fusion import fuse_tensors
+    from ..fusion import fuse
     from ..io import to_uint8
     from ..metrics import METRIC_NAMES, compute_all
 
@@ -61,7 +62,7 @@ def _synthetic_metrics(model: torch.nn.Module, scale: AblationScale, seed: int) 
     )
     rows = []
     for pair in pairs:
-        fused = to_uint8(fuse_tensors(model, pair.a, pair.b))
+        fused = to_uint8(fuse(model, pair.a, pair.b))
         a, b = (np.rint(np.clip(t[0, 0].double().numpy(), 0, 1) * 255) for t in (pair.a, pair.b))
         rows.append(compute_all(np.asarray(fused, dtype=np.float64), a, b, protocol="default"))
     return {m: float(np.mean([r[m] for r in rows])) for m in METRIC_NAMES}, len(rows)
@@ -160,8 +161,7 @@ def run_ablation(
         t1 - t0,
         t2 - t1,
     )
-    folder.mkdir(parents=True, exist_ok=True)
-    result_path.write_text(json.dumps({"stamp": stamp, "run": run.to_dict()}, indent=1) + "\n")
+    write_text_atomic(result_path, json.dumps({"stamp": stamp, "run": run.to_dict()}, indent=1) + "\n")
     return run
 
 

@@ -7,13 +7,15 @@ size.
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from ..paths import TEST_SETS
+from ..datasets import FNET_TEST_SETS
+from ..profiles import Profile
+from ..protocols import ProtocolName
 from ..training import TrainConfig, profile
+from ..training.profiles import SETTINGS
 
 __all__ = ["SCALES", "AblationScale"]
 
@@ -22,17 +24,17 @@ __all__ = ["SCALES", "AblationScale"]
 class AblationScale:
     """How big one ablation run is: the training profile and its overrides, and the evaluation subset.
 
-    ``train`` overrides the ``profile``'s :class:`TrainConfig` (``steps`` is per stage);
+    ``train`` overrides the ``profile``'s :class:`TrainConfig`, by setting name (``steps`` is per stage);
     ``pairs_per_set`` keeps the first N test pairs (by name) of each of ``datasets`` (None: all);
     ``synthetic_pairs`` / ``synthetic_size`` replace the test sets when no data root is set.
     """
 
     name: str
-    profile: str
+    profile: Profile
     train: Mapping[str, Any] = field(default_factory=dict)
     pairs_per_set: int | None = None
-    datasets: tuple[str, ...] = tuple(TEST_SETS)
-    protocol: str = "paper"
+    datasets: tuple[str, ...] = FNET_TEST_SETS
+    protocol: ProtocolName = "paper"
     synthetic_pairs: int = 4
     synthetic_size: int = 128
 
@@ -41,15 +43,16 @@ class AblationScale:
         return profile(self.profile, **{**self.train, **overrides})
 
     def with_(self, **changes: Any) -> AblationScale:
-        """A copy with ``changes``; keys of :class:`TrainConfig` go into ``train``."""
-        train_keys = {f.name for f in dataclasses.fields(TrainConfig)}
-        train = {**self.train, **{k: v for k, v in changes.items() if k in train_keys}}
-        rest = {k: v for k, v in changes.items() if k not in train_keys}
+        """A copy with ``changes``; training settings (:data:`~lzsc.training.profiles.SETTINGS`) go into
+        ``train``."""
+        train = {**self.train, **{k: v for k, v in changes.items() if k in SETTINGS}}
+        rest = {k: v for k, v in changes.items() if k not in SETTINGS}
         return replace(self, train=train, **rest)
 
     def describe(self, synthetic: bool = False) -> str:
         """One line stating the scale (printed next to every reduced-scale result)."""
         c = self.config()
+        k, n = c.model.kernel_size, c.model.block.n_iter
         if synthetic:
             evaluation = (
                 f"evaluated on {self.synthetic_pairs} synthetic {self.synthetic_size}x{self.synthetic_size} "
@@ -61,8 +64,8 @@ class AblationScale:
                 f"evaluated on {pairs} test pair(s) of {', '.join(self.datasets)}, protocol '{self.protocol}'"
             )
         return (
-            f"scale '{self.name}' (profile '{self.profile}'): K = {c.n_filters} filters of "
-            f"{c.kernel_size}x{c.kernel_size}, {c.n_iter} iterations, {c.patch}x{c.patch} crops, batch "
+            f"scale '{self.name}' (profile '{self.profile}'): K = {c.model.n_filters} filters of "
+            f"{k}x{k}, {n} iterations, {c.patch}x{c.patch} crops, batch "
             f"{c.batch_size}, {c.steps} steps per stage, lr {c.lr:g}, EMA {c.ema_decay:g}, seed {c.seed}, "
             f"data {'synthetic MCSC pairs' if synthetic else c.data}; {evaluation}"
         )

@@ -1,7 +1,12 @@
 """The ``lzsc`` command line. Each module in this package adds one sub-command.
 
 A sub-command module defines ``register(subparsers)``, which adds its parser and sets
-``func=<callable(args) -> int>`` as the handler; modules are discovered automatically.
+``func=<callable(args) -> int>`` as the handler; modules are discovered automatically. Registering
+must stay cheap: a module imports torch and the heavy parts of the library inside its handler, never
+at module level, so that ``lzsc --help`` answers at once (``tests/test_cli.py`` checks it).
+
+A handler's ``ValueError``, ``FileNotFoundError``, ``FileExistsError`` or ``CheckpointError`` is bad
+user input: :func:`main` prints it as ``error: <message>`` and returns 2, without a traceback.
 """
 
 from __future__ import annotations
@@ -10,8 +15,40 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from typing import TYPE_CHECKING
 
-__all__ = ["build_parser", "main"]
+if TYPE_CHECKING:
+    from ..models import FNet
+
+__all__ = ["BACKENDS", "add_backend_option", "build_parser", "load_model", "main"]
+
+#: ``lzsc.unrolled.backends.BACKENDS``, spelt out so that building the parser does not import torch.
+BACKENDS: tuple[str, ...] = ("auto", "reference", "fused", "engine")
+
+
+def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:
+    """``--backend``: the models' execution backend (``None`` as default: keep the configuration's)."""
+    parser.add_argument(
+        "--backend",
+        choices=BACKENDS,
+        default=default,
+        help="execution backend; auto picks the fastest exact one for the device (experts only)",
+    )
+
+
+def load_model(checkpoint: str, device: str, backend: str) -> FNet:
+    """FNet from ``checkpoint`` ('official' or a path) on ``device``, running on ``backend``."""
+    import torch
+
+    from ..checkpoints import load_fnet
+
+    try:
+        target = torch.device(device)
+    except RuntimeError as err:
+        raise ValueError(f"--device {device}: not a torch device ({err})") from None
+    if target.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
+    return load_fnet(checkpoint).to(target).set_backend(backend)
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -33,3 +70,14 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except _user_errors() as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def _user_errors() -> tuple[type[Exception], ...]:
+    """The exceptions that report bad user input. ``CheckpointError`` counts once ``lzsc.checkpoints``
+    is loaded (it cannot have been raised before), so that telling errors apart never imports torch."""
+    checkpoints = sys.modules.get("lzsc.checkpoints")
+    loaded = (checkpoints.CheckpointError,) if checkpoints is not None else ()
+    return (ValueError, FileNotFoundError, FileExistsError, *loaded)

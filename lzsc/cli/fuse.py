@@ -6,9 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from ..checkpoints import CheckpointError, load_fnet
-from ..fusion import fuse_files, fuse_folder
-from ..io import ImageError, save_image
+from . import add_backend_option, load_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -39,22 +37,22 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="folder mode: save under the source's name and format as the release does (.jpg -> JPEG)",
     )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    add_backend_option(p)
     p.set_defaults(func=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    try:
-        model = load_fnet(args.checkpoint).to(args.device)
-    except (CheckpointError, FileNotFoundError) as err:
-        print(f"error: {err}", file=sys.stderr)
+    from ..fusion import fuse_files, fuse_folder
+    from ..io import ImageError, save_image
+
+    if args.a.is_dir() != args.b.is_dir():
+        print("error: give two files or two folders, not one of each", file=sys.stderr)
         return 2
-    if args.a.is_dir() and args.b.is_dir():
+    model = load_model(args.checkpoint, args.device, args.backend)
+    if args.a.is_dir():
         report = fuse_folder(model, args.a, args.b, args.out, args.color, args.ycbcr, args.keep_ext)
         print(report.summary())
         return 0 if report.ok else 1
-    if args.a.is_dir() or args.b.is_dir():
-        print("error: give two files or two folders, not one of each", file=sys.stderr)
-        return 2
     try:
         fused = fuse_files(model, args.a, args.b, color=args.color, ycbcr=args.ycbcr)
     except ImageError as err:

@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 from .. import notebooks as nb
+from ..profiles import PROFILES
 
 __all__ = ["register"]
 
@@ -25,7 +26,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     sub = parser.add_subparsers(dest="notebooks_command", metavar="ACTION", required=True)
 
     run = sub.add_parser("run", help="execute the numbered notebooks in order and write a summary")
-    run.add_argument("--profile", help="profile name passed to every notebook (e.g. quick, full)")
+    run.add_argument(
+        "--profile", choices=PROFILES, help="profile passed to every notebook (lzsc.profiles; default quick)"
+    )
     run.add_argument(
         "-p",
         "--parameter",
@@ -45,6 +48,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     run.add_argument("--kernel", default="python3", help="Jupyter kernel name (default python3)")
     run.add_argument("--timeout", type=int, help="per-cell time limit in seconds")
     run.add_argument("--keep-going", action="store_true", help="run the remaining notebooks after a failure")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar over the cells")
     run.set_defaults(func=_run)
 
     listing = sub.add_parser("list", help="list the notebooks the runner would execute")
@@ -57,11 +61,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    try:
-        paths = nb.select(nb.discover(args.dir), args.only.split(",") if args.only else None)
-    except (FileNotFoundError, ValueError) as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
+    paths = nb.select(nb.discover(args.dir), args.only.split(",") if args.only else None)
     if not paths:
         print("error: no notebooks to run", file=sys.stderr)
         return 2
@@ -69,7 +69,9 @@ def _run(args: argparse.Namespace) -> int:
     if args.profile:
         params["profile"] = args.profile
     out = args.out or Path("runs") / f"notebooks-{args.profile or 'default'}"
-    summary = nb.run_notebooks(paths, out, params, args.kernel, args.keep_going, args.timeout)
+    summary = nb.run_notebooks(
+        paths, out, params, args.kernel, args.keep_going, args.timeout, progress=not args.no_progress
+    )
     print()
     print(summary.table())
     print(f"executed notebooks and summary.json / summary.csv in {out}")

@@ -18,13 +18,12 @@ import sys
 from dataclasses import replace
 from pathlib import Path
 
-from ..checkpoints import CheckpointError
 from ..paths import data_root
+from ..profiles import PROFILES
+from . import add_backend_option
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
-    from ..training.profiles import PROFILES
-
     p = subparsers.add_parser(
         "train",
         help="train FNet: stage I with IFNet, stage II fusion, or both",
@@ -32,7 +31,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "`lzsc fuse --checkpoint OUT/stage2.pt`.",
     )
     p.add_argument("--stage", choices=("1", "2", "both"), default="both", help="which stage(s) to run")
-    p.add_argument("--profile", choices=sorted(PROFILES), default="quick", help="settings preset")
+    p.add_argument("--profile", choices=PROFILES, default="quick", help="settings preset")
     p.add_argument("--steps", type=int, help="steps per stage (with --resume: the total to reach)")
     p.add_argument(
         "--data",
@@ -45,6 +44,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--init", help="stage II: the stage-I result (default OUT/../stage1/stage1.pt) or 'official'"
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the profile's device")
+    add_backend_option(p, default=None)
     p.add_argument(
         "--set",
         dest="overrides",
@@ -66,6 +66,8 @@ def _config(args: argparse.Namespace):
         changes["steps"] = args.steps
     if args.device is not None:
         changes["device"] = args.device
+    if args.backend is not None:
+        changes["backend"] = args.backend
     if args.data is not None:
         changes["data"] = args.data
     elif data_root() is None and config.data != "synthetic":
@@ -84,8 +86,15 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         resolve_device(config.device)
-    except (KeyError, ValueError, RuntimeError) as err:
+    except RuntimeError as err:
         print(f"error: {err}", file=sys.stderr)
+        return 2
+    if args.init is not None and (args.stage == "1" or config.skip_stage1):
+        print(
+            "error: --init is the stage-I result that stage II starts from; it does not apply to "
+            "--stage 1, nor with --set skip_stage1=true (stage II from scratch)",
+            file=sys.stderr,
+        )
         return 2
     base = args.out if args.out is not None else Path("runs") / args.profile
     stages = (1, 2) if args.stage == "both" else (int(args.stage),)
@@ -115,12 +124,12 @@ def run(args: argparse.Namespace) -> int:
                 stage_init,
                 progress=not args.no_progress,
             )
-            summary = ", ".join(f"{k} {v:.4g}" for k, v in result.last.items())
+            losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last.items())
             print(
                 f"stage {stage}: step {result.step} ({result.steps_run} run in {result.seconds:.1f} s)"
-                f"{': ' + summary if summary else ''}; result {result.result_path}"
+                f"{'; last step: ' + losses if losses else ''}; result {result.result_path}"
             )
-    except (FileExistsError, FileNotFoundError, CheckpointError, ValueError) as err:
+    except FloatingPointError as err:
         print(f"error: {err}", file=sys.stderr)
-        return 2
+        return 1
     return 0

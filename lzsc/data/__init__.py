@@ -2,7 +2,9 @@
 
 - :mod:`lzsc.data.pairs`: :class:`PairedImageDataset`, random patches of registered pairs
   (introduced in ``notebooks/06_train_stage1.ipynb``);
-- :mod:`lzsc.data.sets`: folder layouts, :func:`training_dataset`, :func:`test_names`;
+- :mod:`lzsc.data.sets`: :func:`training_dataset` and :func:`test_names`, from the data-set registry
+  :mod:`lzsc.datasets` (whose download layouts, :data:`LAYOUTS` / :func:`resolve_layout`, are
+  re-exported here for ``data_prep/``);
 - :mod:`lzsc.data.transforms`: shared random crops, the 8 dihedral transforms, kornia luma;
 - :mod:`lzsc.data.synthetic`: :class:`SyntheticMCSC`, pairs with ground truth for the paper's
   eq. 7 (``notebooks/05_fnet_ifnet.ipynb``), the fallback when ``LZSC_DATA`` is not set;
@@ -11,9 +13,10 @@
 Training calls ``data.sample_batch(batch_size, generator)`` on either kind of data set.
 """
 
+from ..datasets import LAYOUTS, PairLayout, resolve_layout
 from .pairs import LUMA_MODES, PairedImageDataset, load_pair_u8, match_pairs, split_excluded
 from .prep import PrepReport, check_manifest, prepare_pairs, read_manifest, sha256_file
-from .sets import LAYOUTS, PairLayout, resolve_layout, test_names, training_data, training_dataset
+from .sets import test_names, training_data, training_dataset
 from .synthetic import SYNTHETIC_KINDS, SyntheticMCSC, SyntheticPair, synthetic_pair
 from .transforms import (
     DIHEDRAL_NAMES,

@@ -12,15 +12,13 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import io
-import os
-import tempfile
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tqdm.auto import tqdm
 
+from ..atomic import atomic_open
 from ..io import IMAGE_SUFFIXES, ImageError, pair_files, read_image, save_image
 from .pairs import LUMA_MODES, load_pair_u8, split_excluded
 
@@ -73,19 +71,11 @@ def sha256_file(path: str | Path) -> str:
     return digest.hexdigest()
 
 
-def _write_csv_atomic(path: Path, rows: list[dict[str, str]]) -> None:
-    buffer = io.StringIO()
-    writer = csv.DictWriter(buffer, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
-    writer.writeheader()
-    writer.writerows(rows)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            fh.write(buffer.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def _write_manifest(path: Path, rows: list[dict[str, str]]) -> None:
+    with atomic_open(path, "w", encoding="utf-8", newline="") as fh:
+        writer = csv.DictWriter(fh, fieldnames=MANIFEST_FIELDS, lineterminator="\n")
+        writer.writeheader()
+        writer.writerows(rows)
 
 
 def prepare_pairs(
@@ -150,7 +140,7 @@ def prepare_pairs(
                 "src_b_sha256": sha256_file(path_b),
             }
         )
-    _write_csv_atomic(report.manifest, report.rows)
+    _write_manifest(report.manifest, report.rows)
     return report
 
 

@@ -7,8 +7,6 @@ per scale (VIF) and for the local moments (SSIM), and one batched contrast compu
 
 from __future__ import annotations
 
-from typing import Literal
-
 import numpy as np
 
 from lzsc.metrics.checks import check_triplet
@@ -23,10 +21,10 @@ from lzsc.metrics.information import (
 )
 from lzsc.metrics.structural import pearson, ssim_from_moments, ssim_moments
 from lzsc.metrics.visual_fidelity import VIF_MIN_SIDE, vif_many
+from lzsc.protocols import PROTOCOLS as _RULES
+from lzsc.protocols import ProtocolName
 
 __all__ = ["HIGHER_IS_BETTER", "METRIC_NAMES", "PROTOCOLS", "compute_all"]
-
-Protocol = Literal["default", "paper"]
 
 METRIC_NAMES: tuple[str, ...] = ("EN", "SD", "SF", "AG", "MI", "CE", "SCD", "VIF", "Qabf", "Qcb", "SSIM")
 
@@ -45,20 +43,18 @@ PROTOCOLS: dict[str, str] = {
     ),
 }
 
-_SETTINGS: dict[str, tuple[float, float]] = {"default": (255.0, 0.5), "paper": (2.0, 1.0)}
 
-
-def compute_all(f: object, a: object, b: object, protocol: Protocol = "default") -> dict[str, float]:
+def compute_all(f: object, a: object, b: object, protocol: ProtocolName = "default") -> dict[str, float]:
     """Compute every metric of :data:`METRIC_NAMES` for fused F and sources A (infrared / MRI), B.
 
     Inputs are 2-D arrays or tensors of 8-bit grey values 0..255, all of one shape, at least 41 x 41
-    (VIF's coarsest scale). ``protocol`` selects the SSIM data range and the CE reduction, see
-    :data:`PROTOCOLS`. The values equal those of the individual functions (``en``, ..., ``ssim``) up to
-    float64 rounding.
+    (VIF's coarsest scale). ``protocol`` selects the SSIM data range and the CE reduction: those of
+    ``lzsc.protocols.PROTOCOLS[protocol]`` (described in :data:`PROTOCOLS`). The values equal those of
+    the individual functions (``en``, ..., ``ssim``) up to float64 rounding.
     """
-    if protocol not in _SETTINGS:
-        raise ValueError(f"protocol must be one of {sorted(_SETTINGS)}, got {protocol!r}")
-    data_range, ce_scale = _SETTINGS[protocol]
+    if protocol not in _RULES:
+        raise ValueError(f"protocol must be one of {sorted(_RULES)}, got {protocol!r}")
+    rules = _RULES[protocol]
     f, a, b = check_triplet(f, a, b, min_side=VIF_MIN_SIDE)
 
     lf, la, lb = grey_levels(f), grey_levels(a), grey_levels(b)
@@ -66,17 +62,18 @@ def compute_all(f: object, a: object, b: object, protocol: Protocol = "default")
     hist_f, hist_a, hist_b = joint_fa.sum(axis=1), joint_fa.sum(axis=0), joint_fb.sum(axis=0)
 
     c_a, c_b, c_f = contrast_map(np.stack([a, b, f]))
+    ce_total = ce_from_counts(hist_a, hist_f) + ce_from_counts(hist_b, hist_f)
     out = {
         "EN": entropy_from_counts(hist_f),
         "SD": float(np.std(f)),
         "SF": spatial_frequency(f),
         "AG": average_gradient(f),
         "MI": mi_from_joint(joint_fa) + mi_from_joint(joint_fb),
-        "CE": ce_scale * (ce_from_counts(hist_a, hist_f) + ce_from_counts(hist_b, hist_f)),
+        "CE": ce_total / 2.0 if rules.ce_reduction == "mean" else ce_total,
         "SCD": pearson(a, f - b) + pearson(b, f - a),
         "VIF": sum(vif_many([a, b], f)),
         "Qabf": qabf_from_edges(sobel_edges(a), sobel_edges(b), sobel_edges(f)),
         "Qcb": qcb_from_contrasts(c_a, c_b, c_f),
-        "SSIM": sum(ssim_from_moments(ssim_moments(f, [a, b]), data_range)),
+        "SSIM": sum(ssim_from_moments(ssim_moments(f, [a, b]), rules.ssim_data_range)),
     }
     return {name: out[name] for name in METRIC_NAMES}

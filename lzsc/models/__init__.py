@@ -1,6 +1,15 @@
 """FNet and IFNet, built from the unrolled blocks of ``lzsc.unrolled``."""
 
-from .fnet import FNet, FNetConfig, FNetOutput, check_pair
+from .fnet import BLOCK_KINDS, BlockKind, FNet, FNetConfig, FNetOutput, check_pair
 from .ifnet import IFNet, IFNetConfig
 
-__all__ = ["FNet", "FNetConfig", "FNetOutput", "IFNet", "IFNetConfig", "check_pair"]
+__all__ = [
+    "BLOCK_KINDS",
+    "BlockKind",
+    "FNet",
+    "FNetConfig",
+    "FNetOutput",
+    "IFNet",
+    "IFNetConfig",
+    "check_pair",
+]

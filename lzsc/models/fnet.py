@@ -17,13 +17,18 @@ u1 is A's unique code. Introduced in ``notebooks/05_fnet_ifnet.ipynb``.
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Literal
 
 import torch
 from torch import Tensor, nn
 
-from ..unrolled import LZSCBlock, LZSCConfig, conv
+from ..unrolled import BlockOutput, LZSCBlock, LZSCConfig
+from ..unrolled.backends import Executable, run_blocks
 
-__all__ = ["FNet", "FNetConfig", "FNetOutput", "check_pair"]
+__all__ = ["BLOCK_KINDS", "BlockKind", "FNet", "FNetConfig", "FNetOutput", "check_pair"]
+
+BlockKind = Literal["lzsc", "lcsc"]
+BLOCK_KINDS: tuple[BlockKind, ...] = ("lzsc", "lcsc")
 
 
 @dataclass(frozen=True)
@@ -31,7 +36,7 @@ class FNetConfig:
     """FNet hyper-parameters; ``block`` configures all three LZSC blocks (in_channels set per block)."""
 
     block: LZSCConfig = field(default_factory=LZSCConfig)
-    block_kind: str = "lzsc"
+    block_kind: BlockKind = "lzsc"
 
     @property
     def n_filters(self) -> int:
@@ -44,7 +49,7 @@ class FNetConfig:
 
 @dataclass
 class FNetOutput:
-    """Fused image and every intermediate of eqs. 22-23."""
+    """Fused image and every intermediate of eqs. 22-23; ``blocks`` (u1, u2, c): every iterate, when asked."""
 
     fused: Tensor
     u1: Tensor
@@ -55,6 +60,7 @@ class FNetOutput:
     rec_u1: Tensor
     rec_u2: Tensor
     rec_c: Tensor
+    blocks: dict[str, BlockOutput] | None = None
 
 
 def check_pair(a: Tensor, b: Tensor) -> None:
@@ -87,8 +93,13 @@ def _dictionary(out_ch: int, in_ch: int, k: int) -> nn.Parameter:
     return nn.Parameter(w)
 
 
-class FNet(nn.Module):
-    """The fusion network. ``forward(a, b)`` returns F; ``forward(a, b, return_parts=True)`` an FNetOutput."""
+class FNet(Executable, nn.Module):
+    """The fusion network. ``forward(a, b)`` returns F; ``forward(a, b, return_parts=True)`` an FNetOutput.
+
+    Runs on the backend chosen by :meth:`set_backend` (default "auto", :mod:`lzsc.unrolled.backends`);
+    both unique blocks (u1 from A, u2 from B) run as one stack, and each block's decoders
+    (D_u1 and G_u1; D_u2 and G_u2; G_c) are applied to its code as one convolution.
+    """
 
     def __init__(self, config: FNetConfig | None = None) -> None:
         super().__init__()
@@ -103,15 +114,29 @@ class FNet(nn.Module):
         self.G_c = _dictionary(1, k, ks)
         self.G_u2 = _dictionary(1, k, ks)
 
-    def forward(self, a: Tensor, b: Tensor, return_parts: bool = False) -> Tensor | FNetOutput:
+    def forward(
+        self, a: Tensor, b: Tensor, return_parts: bool = False, return_all: bool = False
+    ) -> Tensor | FNetOutput:
+        """F = G_u1 u1 + G_c c + G_u2 u2 (eqs. 22-23) for (N, 1, H, W) sources.
+
+        ``return_parts``: an :class:`FNetOutput` with every intermediate; ``return_all`` adds every
+        block's iterates and pre-threshold activations (``FNetOutput.blocks``; reference backend).
+        """
         check_pair(a, b)
-        u1 = self.lzsc_u1(a)
-        u2 = self.lzsc_u2(b)
-        residual_a = a - conv(u1, self.D_u1)
-        residual_b = b - conv(u2, self.D_u2)
-        c = self.lzsc_c(torch.cat((residual_a, residual_b), dim=1))
-        rec_u1, rec_c, rec_u2 = conv(u1, self.G_u1), conv(c, self.G_c), conv(u2, self.G_u2)
+        ex = self.execution
+        heads = torch.stack((torch.cat((self.D_u1, self.G_u1)), torch.cat((self.D_u2, self.G_u2))))
+        unique = run_blocks([self.lzsc_u1, self.lzsc_u2], torch.stack((a, b), dim=1), heads, ex, return_all)
+        residual_a, residual_b = a - unique.out[:, 0, 0:1], b - unique.out[:, 1, 0:1]
+        x_c = torch.cat((residual_a, residual_b), dim=1).unsqueeze(1)
+        common = run_blocks([self.lzsc_c], x_c, self.G_c.unsqueeze(0), ex, return_all)
+        self.last_backend = unique.backend
+        rec_u1, rec_c, rec_u2 = unique.out[:, 0, 1:2], common.out[:, 0], unique.out[:, 1, 1:2]
         fused = rec_u1 + rec_c + rec_u2
-        if not return_parts:
+        if not return_parts and not return_all:
             return fused
-        return FNetOutput(fused, u1, u2, c, residual_a, residual_b, rec_u1, rec_u2, rec_c)
+        u1, u2, c = (t.contiguous() for t in (unique.u[:, 0], unique.u[:, 1], common.u[:, 0]))
+        parts = (rec_u1.contiguous(), rec_u2.contiguous(), rec_c.contiguous())
+        blocks = None
+        if return_all:
+            blocks = dict(zip(("u1", "u2", "c"), [*unique.traces, *common.traces], strict=True))
+        return FNetOutput(fused, u1, u2, c, residual_a, residual_b, *parts, blocks=blocks)

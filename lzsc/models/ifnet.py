@@ -13,9 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+import torch
 from torch import Tensor, nn
 
-from ..unrolled import conv
+from ..unrolled.backends import Executable, run_blocks
 from .fnet import FNetConfig, _dictionary, make_block
 
 __all__ = ["IFNet", "IFNetConfig"]
@@ -28,8 +29,11 @@ class IFNetConfig(FNetConfig):
     shared_decoder: bool = False
 
 
-class IFNet(nn.Module):
-    """``forward(f)`` returns the source estimates (I1', I2') = (D_x1 LZSC_x1(F), D_x2 LZSC_x2(F))."""
+class IFNet(Executable, nn.Module):
+    """``forward(f)`` returns the source estimates (I1', I2') = (D_x1 LZSC_x1(F), D_x2 LZSC_x2(F)).
+
+    Both blocks run as one stack on the backend chosen by :meth:`set_backend` (default "auto").
+    """
 
     def __init__(self, config: IFNetConfig | None = None) -> None:
         super().__init__()
@@ -42,6 +46,8 @@ class IFNet(nn.Module):
     def forward(self, f: Tensor) -> tuple[Tensor, Tensor]:
         if f.ndim != 4 or f.shape[1] != 1:
             raise ValueError(f"IFNet expects a (N, 1, H, W) fused image, got shape {tuple(f.shape)}")
-        z1, z2 = self.lzsc_x1(f), self.lzsc_x2(f)
         decoder_2 = self.D_x1 if self.config.shared_decoder else self.D_x2
-        return conv(z1, self.D_x1), conv(z2, decoder_2)
+        x = f.unsqueeze(1).expand(-1, 2, -1, -1, -1)
+        out = run_blocks([self.lzsc_x1, self.lzsc_x2], x, torch.stack((self.D_x1, decoder_2)), self.execution)
+        self.last_backend = out.backend
+        return out.out[:, 0], out.out[:, 1]

@@ -5,7 +5,9 @@
 - :mod:`lzsc.plotting.sparse`: codes, convergence, recovery rates (``01``, ``02``);
 - :mod:`lzsc.plotting.thresholds`: H, S and T and their derivatives (``03_thresholds``);
 - :mod:`lzsc.plotting.unrolling`: depth-vs-error and the eq. 21 schedules (``04_unrolling``);
-- :mod:`lzsc.plotting.training`: loss logs, image grids (``06``, ``07``).
+- :mod:`lzsc.plotting.training`: loss logs, image grids (``06``, ``07``);
+- :mod:`lzsc.plotting.reproduction`: Table I comparisons and the fused-image gallery (``08``);
+  the cost row (parameters, MACs, time) is :mod:`lzsc.cost`.
 
 This file only re-exports; add new topics as new modules.
 """
@@ -59,13 +61,12 @@ from .interpretability import (
     plot_reconstruction_parts,
     plot_recovery_scores,
 )
-from .reproduction import ComparisonTable, gallery_rows, model_cost, plot_ours_vs_paper, show_gallery
+from .reproduction import ComparisonTable, gallery_rows, plot_ours_vs_paper, show_gallery
 
 __all__ += [
     "ComparisonTable",
     "gallery_rows",
     "iterate_viewer",
-    "model_cost",
     "plot_activation_histograms",
     "plot_agreement",
     "plot_direction_map",

@@ -1,112 +1,40 @@
-"""Reproducing the paper's Table I: comparison tables, ours-vs-paper plots, the gallery, the cost row.
+"""Reproducing the paper's Table I: comparison tables, ours-vs-paper plots and the gallery.
 
-Besides the figures this module holds the two small computations notebook 08 displays with them:
-:func:`model_cost` (parameters, multiply-accumulates counted by ``torch.utils.flop_counter`` and the
-measured run time of one pair) and :class:`ComparisonTable` (per data set: our models' means next
-to the paper's FNet value, the difference and the paper's best competitor; protocol and scale in
-its header). Introduced in ``notebooks/08_reproduce_table1.ipynb``.
+:class:`ComparisonTable` sets, per data set, our models' means next to the paper's FNet value, the
+difference and the paper's best competitor, with protocol and scale in its header. The gallery shows
+the fused images :func:`lzsc.evaluation.evaluate` cached (where the protocol says,
+:mod:`lzsc.protocols`). The cost row is :mod:`lzsc.cost`. Introduced in
+``notebooks/08_reproduce_table1.ipynb``.
 """
 
 from __future__ import annotations
 
-import copy
 import html
 import math
-import platform
-import statistics
-import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib.pyplot as plt
 import numpy as np
-import torch
 from matplotlib.figure import Figure
 from torch import nn
 
-from ..evaluation import CONVENTIONS, FUSION_MODE, EvalResult
-from ..metrics import HIGHER_IS_BETTER, PROTOCOLS
+from ..datasets import dataset_dirs
+from ..evaluation import EvalResult
+from ..fusion import fuse_files
+from ..io import read_image
+from ..metrics import HIGHER_IS_BETTER
+from ..protocols import CONVENTIONS, get_protocol
 from ..reference import PAPER_METRICS, best_competitor, paper_value
 
 __all__ = [
-    "EXTRA_SETS",
-    "PAPER_COST",
     "ComparisonTable",
-    "count_macs",
-    "device_name",
     "fused_path",
     "gallery_rows",
-    "model_cost",
     "plot_ours_vs_paper",
-    "register_extra_sets",
     "show_gallery",
 ]
-
-PAPER_COST = {"params": 420e3, "gflops": 0.33, "seconds": 0.051, "device": "NVIDIA A40", "size": 320}
-"""The paper's Table I cost row for FNet (parameters, "GFLOPs" and run time per 320x320 pair)."""
-
-
-def device_name(device: torch.device | str) -> str:
-    """A readable name: the GPU's model, or the CPU with torch's thread count."""
-    device = torch.device(device)
-    if device.type == "cuda":
-        return torch.cuda.get_device_name(device)
-    cpu = platform.processor() or platform.machine()
-    return f"CPU ({cpu}, {torch.get_num_threads()} torch threads)"
-
-
-def count_macs(model: nn.Module, size: int = 320) -> int:
-    """Multiply-accumulates of one forward pass on a (1, 1, size, size) pair: FlopCounterMode FLOPs / 2.
-
-    Counted on a copy of the model on the ``meta`` device (no arithmetic is done); convolutions and
-    matrix products are counted, elementwise work (thresholds, sums) is not.
-    """
-    from torch.utils.flop_counter import FlopCounterMode
-
-    meta = copy.deepcopy(model).to("meta")
-    a = torch.zeros(1, 1, size, size, device="meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        meta(a, a.clone())
-    return counter.get_total_flops() // 2
-
-
-def model_cost(
-    model: nn.Module,
-    size: int = 320,
-    repeats: int = 3,
-    warmup: int = 1,
-    device: str | torch.device = "cpu",
-    runner: Callable[[nn.Module], nn.Module] | None = None,
-    seed: int = 0,
-) -> dict[str, object]:
-    """Parameters, MACs and the median wall time of one forward pass on a random size x size pair.
-
-    ``runner`` maps the model to the module that is timed (e.g. :func:`lzsc.fast.fast_fnet`); the MACs
-    are counted on ``model`` itself (the same arithmetic). CUDA timings synchronise before reading
-    the clock. ``repeats = 0`` skips the timing.
-    """
-    params = sum(p.numel() for p in model.parameters())
-    macs = count_macs(model, size)
-    out: dict[str, object] = {"params": params, "macs": macs, "size": size, "device": device_name(device)}
-    if repeats <= 0:
-        return {**out, "seconds": math.nan, "times": []}
-    device = torch.device(device)
-    net = (runner(model) if runner is not None else model).to(device).eval()
-    gen = torch.Generator().manual_seed(seed)
-    a, b = (torch.rand(1, 1, size, size, generator=gen).to(device) for _ in range(2))
-    times = []
-    with torch.inference_mode():
-        for i in range(warmup + repeats):
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            t0 = time.perf_counter()
-            net(a, b)
-            if device.type == "cuda":
-                torch.cuda.synchronize(device)
-            if i >= warmup:
-                times.append(time.perf_counter() - t0)
-    return {**out, "seconds": statistics.median(times), "times": times}
 
 
 @dataclass
@@ -131,7 +59,7 @@ class ComparisonTable:
             for label, r in self.results.items()
         )
         return (
-            f"{self.dataset}, protocol '{protocol}' [{FUSION_MODE[protocol]}; {PROTOCOLS[protocol]}]. "
+            f"{self.dataset}, protocol '{protocol}' [{get_protocol(protocol).describe()}]. "
             f"{models}. {CONVENTIONS}"
         )
 
@@ -295,49 +223,8 @@ def show_gallery(
 
 def fused_path(result: EvalResult, name: str, cache_dir: str | Path) -> Path | None:
     """The fused image :func:`lzsc.evaluation.evaluate` cached for pair ``name`` of ``result``, if any."""
-    from ..fusion import output_name
-    from ..io import IMAGE_SUFFIXES
-
-    folder = Path(cache_dir) / result.model / result.protocol / result.dataset
-    keep_ext = result.protocol == "paper" and result.dataset == "RoadScene"
-    candidates = [
-        folder / output_name(name, keep_ext),
-        *(folder / f"{Path(name).stem}{s}" for s in IMAGE_SUFFIXES),
-    ]
-    return next((p for p in candidates if p.is_file()), None)
-
-
-EXTRA_SETS = {
-    "CATS": ("VIS-IR (CATS)", "ir", "vi", False),
-    "KAIST": ("VIS-IR (KAIST)", "ir", "vi", False),
-    "RGB-NIR": ("VIS-NIR (RGB-NIR Scene)", "nir", "rgb", True),
-}
-"""The paper's three test sets that are not part of the shared data: lzsc name -> (Table I name, A folder,
-B folder, colour B). A user adds one by placing registered pairs with equal file names under
-``$LZSC_DATA/test/<name>/<A folder>`` and ``.../<B folder>``."""
-
-
-def register_extra_sets(root: str | Path | None) -> dict[str, str]:
-    """Register each :data:`EXTRA_SETS` entry whose folders exist under ``root/test`` as a test set.
-
-    Registered sets join :data:`lzsc.paths.TEST_SETS` (so :func:`lzsc.evaluation.evaluate` takes
-    them) and :data:`lzsc.reference.PAPER_DATASET` (so tables show the paper's values). Returns
-    ``{name: status line}`` for every extra set, present or not.
-    """
-    from ..paths import TEST_SETS, DataSet
-    from ..reference import PAPER_DATASET
-
-    status = {}
-    for name, (paper_name, a_dir, b_dir, color) in EXTRA_SETS.items():
-        base = Path(root) / "test" / name if root is not None else None
-        if base is not None and (base / a_dir).is_dir() and (base / b_dir).is_dir():
-            TEST_SETS[name] = DataSet(name, "test", a_dir, b_dir, color=color)
-            PAPER_DATASET[name] = paper_name
-            status[name] = f"found at {base}: evaluated below"
-        else:
-            where = f"{base}" if base is not None else f"$LZSC_DATA/test/{name}"
-            status[name] = f"not available (expected {where}/{{{a_dir},{b_dir}}})"
-    return status
+    rules = get_protocol(result.protocol)
+    return rules.find_fused(rules.cache_folder(cache_dir, result.model, result.dataset), name)
 
 
 def _rgb_or_grey(img: np.ndarray) -> np.ndarray:
@@ -365,10 +252,6 @@ def gallery_rows(
     otherwise (RoadScene's visible images are RGB but the paper protocol fuses grey) the pair is
     fused again in colour mode (only B's luma is fused, its chroma kept).
     """
-    from ..fusion import fuse_files
-    from ..io import read_image
-    from ..paths import dataset_dirs
-
     a_dir, b_dir, _ = dataset_dirs(dataset, "test", root)
     rows = []
     for name in names:

@@ -1,7 +1,8 @@
 """Two-stage training of FNet / IFNet (paper eqs. 25-26) with the release's schedule.
 
 ``train(config, data, out_dir)`` runs one stage, ``train_both`` runs stage I then stage II;
-``profile("quick" | "paper", **overrides)`` gives a :class:`TrainConfig`. Introduced in
+``profile("quick" | "paper", **overrides)`` (the profiles of :mod:`lzsc.profiles`) gives a
+:class:`TrainConfig`, which holds FNet's configuration in ``model``. Introduced in
 ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
 """
 

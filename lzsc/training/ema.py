@@ -1,7 +1,7 @@
 """Exponential moving average of a network's weights (decay 0.999 in the authors' release).
 
 After every optimiser step, ``theta_ema <- decay * theta_ema + (1 - decay) * theta``. The averaged
-copy, not the raw weights, is what the release saves and tests (official_release.md), and so does
+copy, not the raw weights, is what the release saves and tests (``docs/conventions.md``), and so does
 :mod:`lzsc.training.trainer`. Introduced in ``notebooks/06_train_stage1.ipynb``.
 """
 

@@ -1,15 +1,18 @@
 """Per-step training log: ``out_dir/log.csv`` and, when TensorBoard is installed, ``out_dir/tensorboard``.
 
 On resume the CSV keeps the rows up to the checkpoint's step and appends after them, so a step is
-never listed twice even when the log was flushed past the last checkpoint before a crash.
+never listed twice even when the log was flushed past the last checkpoint before a crash. Every write
+(the truncation on resume, each flush) replaces the file atomically (:mod:`lzsc.atomic`), so an
+interrupted run never leaves a half-written row.
 Introduced in ``notebooks/06_train_stage1.ipynb``.
 """
 
 from __future__ import annotations
 
 import csv
-import os
 from pathlib import Path
+
+from ..atomic import append_csv, atomic_open
 
 __all__ = ["StepLog", "read_log"]
 
@@ -45,12 +48,10 @@ class StepLog:
             reader = csv.DictReader(fh)
             self.columns = list(reader.fieldnames or [])
             kept = [row for row in reader if float(row["step"]) <= step]
-        tmp = self.path.with_name(f".{self.path.name}.tmp")
-        with open(tmp, "w", newline="") as fh:
+        with atomic_open(self.path, "w", newline="") as fh:
             writer = csv.DictWriter(fh, fieldnames=self.columns)
             writer.writeheader()
             writer.writerows(kept)
-        os.replace(tmp, self.path)
 
     def _tensorboard(self, resume_step: int | None):
         try:
@@ -73,15 +74,10 @@ class StepLog:
                 self._writer.add_scalar(f"{self.tag}/{key}", value, step)
 
     def flush(self) -> None:
-        """Append the queued rows to the CSV."""
+        """Append the queued rows to the CSV (rewritten atomically; the header when it is new)."""
         if not self._rows:
             return
-        new = not self.path.exists()
-        with open(self.path, "a", newline="") as fh:
-            writer = csv.DictWriter(fh, fieldnames=self.columns)
-            if new:
-                writer.writeheader()
-            writer.writerows(self._rows)
+        append_csv(self.path, self._rows)
         self._rows.clear()
         if self._writer is not None:
             self._writer.flush()

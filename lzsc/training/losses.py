@@ -1,7 +1,7 @@
 """Training losses: stage I (paper eq. 25) and stage II (paper eq. 26), as in the authors' release.
 
 Stage I trains FNet and IFNet jointly: IFNet must recover both sources from the fused image F, so
-for each modality (official_release.md)::
+for each modality (``docs/conventions.md``)::
 
     L_I = sum_{I in {A, B}}  w_int * L1(I', I) + w_grad * L1(grad I', grad I)          (eq. 25)
 

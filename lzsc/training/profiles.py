@@ -1,8 +1,11 @@
-"""Training configurations: :class:`TrainConfig` and the named profiles ``paper`` and ``quick``.
+"""Training configurations: :class:`TrainConfig` and one per profile of :mod:`lzsc.profiles`.
 
-A profile is a :class:`TrainConfig`; change any field by keyword (``profile("quick", steps=50)``,
-i.e. ``dataclasses.replace``) or from strings (``apply_overrides(cfg, ["n_iter=2"])``, the CLI's
-``--set``). The paper's ablations (Table III) are configurations of the same trainer:
+``profile("quick")`` is a small CPU run, ``profile("paper")`` the release's schedule (GPU). A
+:class:`TrainConfig` holds FNet's :class:`~lzsc.models.FNetConfig` (``model``), so the model's defaults
+live once, in :class:`~lzsc.unrolled.LZSCConfig`. Change any setting by name, model settings included:
+by keyword (``profile("quick", steps=50, n_iter=3)``, :meth:`TrainConfig.with_overrides`) or from
+strings (``apply_overrides(cfg, ["n_iter=2"])``, the CLI's ``--set``); :data:`SETTINGS` lists the
+names. The paper's ablations (Table III) are configurations of the same trainer:
 
 ========  ==========================================  =========================================
 AE1       LCSC block instead of LZSC                  ``block_kind="lcsc"``
@@ -21,49 +24,60 @@ Introduced in ``notebooks/06_train_stage1.ipynb``.
 
 from __future__ import annotations
 
-import dataclasses
-from collections.abc import Iterable
-from dataclasses import dataclass, fields, replace
-from typing import Any
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, fields, replace
+from types import UnionType
+from typing import Any, Literal, Union, get_args, get_origin, get_type_hints
 
-from ..models import FNetConfig, IFNetConfig
-from ..thresholds import THRESHOLD_KINDS
+from ..models import BLOCK_KINDS, FNetConfig, IFNetConfig
+from ..profiles import Profile, check_profile
+from ..thresholds import THRESHOLD_KINDS, ThresholdKind
 from ..unrolled import LZSCConfig
+from ..unrolled.backends import BACKENDS, Backend
 
-__all__ = ["PROFILES", "RESUMABLE_FIELDS", "TrainConfig", "apply_overrides", "profile"]
+__all__ = [
+    "MODEL_SETTINGS",
+    "PROFILES",
+    "RESUMABLE_FIELDS",
+    "SETTINGS",
+    "DeviceName",
+    "Stage",
+    "TrainConfig",
+    "apply_overrides",
+    "profile",
+]
 
-BLOCK_KINDS = ("lzsc", "lcsc")
+Stage = Literal[1, 2]
+DeviceName = Literal["auto", "cpu", "cuda"]
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Everything one training stage needs; the defaults are the release's (official_release.md).
+    """Everything one training stage needs; the defaults are the release's (``docs/conventions.md``).
 
     ``stage`` 1 trains FNet + IFNet with eq. 25, ``stage`` 2 FNet alone with eq. 26. ``steps`` is the
-    total number of optimiser steps of the stage. ``data`` names the training pairs: a set under
-    ``$LZSC_DATA/train`` ("MSRS", "RoadScene"), a folder holding ``ir/`` and ``vi/``, or "synthetic".
-    ``device`` is "auto" (CUDA when available), "cpu" or "cuda"; ``threads`` sets torch's CPU threads
-    for the run (None: torch's default; 1 is far faster on a CPU shared with other jobs). ``bf16`` runs
-    the convolutions under bfloat16 autocast (thresholds and losses stay float32); ``channels_last``
-    uses NHWC memory.
+    total number of optimiser steps of the stage. ``model`` is FNet's configuration (its defaults, in
+    :class:`lzsc.unrolled.LZSCConfig`, are the released FNet's); IFNet uses the same, with
+    ``ifnet_threshold`` (AE12) and ``ifnet_shared_decoder`` (the release's defect) on top. ``data``
+    names the training pairs: a set under ``$LZSC_DATA/train`` ("MSRS", "RoadScene"), a folder holding
+    ``ir/`` and ``vi/``, or "synthetic". ``device`` is "auto" (CUDA when available), "cpu", "cuda" or
+    "cuda:N"; ``threads`` sets torch's CPU threads for the run (None: torch's default; 1 is far faster
+    on a CPU shared with other jobs). ``backend`` is the models' execution backend
+    (:mod:`lzsc.unrolled.backends`; "auto": the fastest exact one), ``bf16`` runs the convolutions
+    under bfloat16 autocast (thresholds and losses stay float32), ``channels_last`` uses NHWC memory.
+
+    Change settings by name with :meth:`with_overrides` (model settings such as ``n_iter`` or
+    ``threshold`` go into ``model``); :meth:`to_dict` lists every setting by that name.
     """
 
-    stage: int = 1
+    stage: Stage = 1
     steps: int = 20_000
     batch_size: int = 16
     patch: int = 128
     lr: float = 1e-4
     ema_decay: float = 0.999
-    n_filters: int = 64
-    kernel_size: int = 9
-    n_iter: int = 4
-    threshold: str = "sigmoidal"
-    ifnet_threshold: str | None = None
-    alpha: float = 0.1
-    gamma: float = 100.0
-    momentum: str = "nesterov"
-    shared_weights: bool = False
-    block_kind: str = "lzsc"
+    model: FNetConfig = field(default_factory=FNetConfig)
+    ifnet_threshold: ThresholdKind | None = None
     ifnet_shared_decoder: bool = False
     skip_stage1: bool = False
     w_rec_int: float = 1.0
@@ -75,8 +89,9 @@ class TrainConfig:
     seed: int = 0
     checkpoint_every: int = 1000
     log_every: int = 50
-    device: str = "auto"
+    device: DeviceName | str = "auto"
     threads: int | None = None
+    backend: Backend = "auto"
     bf16: bool = False
     channels_last: bool = False
 
@@ -85,7 +100,11 @@ class TrainConfig:
             raise ValueError(
                 f"stage must be 1 (FNet + IFNet, eq. 25) or 2 (fusion, eq. 26), got {self.stage}"
             )
-        for name in ("steps", "batch_size", "patch", "n_filters", "kernel_size", "n_iter"):
+        if type(self.model) is not FNetConfig:
+            raise TypeError(
+                f"model must be an FNetConfig (IFNet's follows from it), got {type(self.model).__name__}"
+            )
+        for name in ("steps", "batch_size", "patch"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1, got {getattr(self, name)}")
         for name in ("checkpoint_every", "log_every"):
@@ -104,68 +123,103 @@ class TrainConfig:
             raise ValueError(
                 f"ifnet_threshold must be None or one of {THRESHOLD_KINDS}, got {self.ifnet_threshold!r}"
             )
-        if self.block_kind not in BLOCK_KINDS:
-            raise ValueError(f"block_kind must be one of {BLOCK_KINDS}, got {self.block_kind!r}")
-        if self.device not in ("auto", "cpu", "cuda") and not self.device.startswith("cuda:"):
+        if self.model.block_kind not in BLOCK_KINDS:
+            raise ValueError(f"block_kind must be one of {BLOCK_KINDS}, got {self.model.block_kind!r}")
+        if self.device not in get_args(DeviceName) and not self.device.startswith("cuda:"):
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
-        self.block_config()  # validates threshold, momentum, kernel size, n_iter
-
-    def block_config(self) -> LZSCConfig:
-        """The LZSC block configuration of FNet (in_channels is set per block)."""
-        return LZSCConfig(
-            n_filters=self.n_filters,
-            kernel_size=self.kernel_size,
-            n_iter=self.n_iter,
-            threshold=self.threshold,
-            alpha=self.alpha,
-            gamma=self.gamma,
-            momentum=self.momentum,
-            shared_weights=self.shared_weights,
-        )
+        if self.backend not in BACKENDS:
+            raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
 
     def fnet_config(self) -> FNetConfig:
-        """FNet's configuration."""
-        return FNetConfig(block=self.block_config(), block_kind=self.block_kind)
+        """FNet's configuration (``model``)."""
+        return self.model
 
     def ifnet_config(self) -> IFNetConfig:
         """IFNet's configuration: FNet's, with ``ifnet_threshold`` (AE12) and the release-defect switch."""
-        block = self.block_config()
+        block = self.model.block
         if self.ifnet_threshold is not None:
             block = replace(block, threshold=self.ifnet_threshold)
-        return IFNetConfig(block=block, block_kind=self.block_kind, shared_decoder=self.ifnet_shared_decoder)
+        return IFNetConfig(
+            block=block, block_kind=self.model.block_kind, shared_decoder=self.ifnet_shared_decoder
+        )
+
+    def with_overrides(self, **changes: Any) -> TrainConfig:
+        """A copy with ``changes`` by setting name (:data:`SETTINGS`), e.g. ``n_iter=2, w_ssim=0``.
+
+        Model settings (the :class:`~lzsc.unrolled.LZSCConfig` fields but ``in_channels``, and
+        ``block_kind``) go into ``model``, the others are this configuration's own fields.
+        """
+        unknown = sorted(set(changes) - set(SETTINGS))
+        if unknown:
+            raise ValueError(
+                f"unknown training setting(s) {', '.join(map(repr, unknown))}; known: {', '.join(SETTINGS)}"
+            )
+        block = {k: v for k, v in changes.items() if k in _BLOCK_SETTINGS}
+        net = {k: v for k, v in changes.items() if k in _NET_SETTINGS}
+        own = {k: v for k, v in changes.items() if k not in block and k not in net}
+        model = replace(self.model, block=replace(self.model.block, **block), **net)
+        return replace(self, model=model, **own)
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain dict (stored in checkpoints)."""
-        return dataclasses.asdict(self)
+        """Every setting by name, in :data:`SETTINGS` order (the model's flattened out of ``model``).
+
+        Stored in training checkpoints (compared on resume, :data:`RESUMABLE_FIELDS`) and hashed for
+        the ablation run folders; JSON-ready but for the tuples ``init_theta`` / ``init_rho``.
+        """
+        owner = {
+            **dict.fromkeys(_BLOCK_SETTINGS, self.model.block),
+            **dict.fromkeys(_NET_SETTINGS, self.model),
+        }
+        return {name: getattr(owner.get(name, self), name) for name in SETTINGS}
 
     @classmethod
-    def from_dict(cls, values: dict[str, Any]) -> TrainConfig:
-        """Inverse of :meth:`to_dict`; unknown keys are an error."""
-        known = {f.name for f in fields(cls)}
-        unknown = sorted(set(values) - known)
-        if unknown:
-            raise ValueError(f"unknown TrainConfig fields: {', '.join(unknown)}")
-        return cls(**values)
+    def from_dict(cls, values: Mapping[str, Any]) -> TrainConfig:
+        """Inverse of :meth:`to_dict` (JSON's lists read back as tuples); missing settings take the
+        defaults, unknown ones are an error."""
+        return cls().with_overrides(**{k: tuple(v) if isinstance(v, list) else v for k, v in values.items()})
 
+
+_BLOCK_SETTINGS = tuple(f.name for f in fields(LZSCConfig) if f.name != "in_channels")
+_NET_SETTINGS = tuple(f.name for f in fields(FNetConfig) if f.name != "block")
+
+
+def _setting_types() -> dict[str, Any]:
+    own, block, net = (get_type_hints(cls) for cls in (TrainConfig, LZSCConfig, FNetConfig))
+    types: dict[str, Any] = {}
+    for f in fields(TrainConfig):
+        if f.name == "model":
+            types.update({name: block[name] for name in _BLOCK_SETTINGS})
+            types.update({name: net[name] for name in _NET_SETTINGS})
+        else:
+            types[f.name] = own[f.name]
+    return types
+
+
+SETTINGS: dict[str, Any] = _setting_types()
+"""Every setting name of :meth:`TrainConfig.with_overrides`, ``--set`` and :meth:`TrainConfig.to_dict`,
+with its type: the configuration's own fields, with ``model`` replaced by the LZSC block's fields
+(but ``in_channels``, set per block) and FNet's ``block_kind``."""
+
+MODEL_SETTINGS = frozenset({*_BLOCK_SETTINGS, *_NET_SETTINGS, "ifnet_threshold", "ifnet_shared_decoder"})
+"""The settings that configure the networks (FNet's and IFNet's configurations); the rest are training's."""
 
 RESUMABLE_FIELDS = frozenset(
-    {"steps", "checkpoint_every", "log_every", "device", "threads", "bf16", "channels_last"}
+    {"steps", "checkpoint_every", "log_every", "device", "threads", "backend", "bf16", "channels_last"}
 )
-"""Fields that may differ between a checkpoint and the configuration that resumes it (changing the
-device, threads or precision on resume gives a valid run, but no longer bitwise the uninterrupted one)."""
+"""Settings that may differ between a checkpoint and the configuration that resumes it (changing the
+device, threads, backend or precision on resume gives a valid run, but no longer bitwise the
+uninterrupted one)."""
 
 
 PAPER = TrainConfig(device="cuda")
-"""The release's schedule (official_release.md): MSRS, 128x128 crops, batch 16, Adam lr 1e-4, EMA 0.999,
+"""The release's schedule (``docs/conventions.md``): MSRS, 128x128 crops, batch 16, Adam lr 1e-4, EMA 0.999,
 20,000 steps per stage, K = 64 filters of 9x9, 4 iterations. Meant for a GPU (``device="cuda"``)."""
 
 QUICK = TrainConfig(
     steps=270,
     batch_size=4,
     patch=48,
-    n_filters=12,
-    kernel_size=7,
-    n_iter=2,
+    model=FNetConfig(LZSCConfig(n_filters=12, kernel_size=7, n_iter=2)),
     lr=1e-3,
     ema_decay=0.98,
     checkpoint_every=100,
@@ -197,52 +251,76 @@ Why these choices:
 - 2 iterations and K = 12: what fits the time; the paper's ablations (AE9, AE10) change little with N.
 """
 
-PROFILES: dict[str, TrainConfig] = {"paper": PAPER, "quick": QUICK}
+PROFILES: dict[Profile, TrainConfig] = {"quick": QUICK, "paper": PAPER}
+"""The training configuration of each profile of :mod:`lzsc.profiles`."""
 
 
-def profile(name: str, **overrides: Any) -> TrainConfig:
-    """The named profile with keyword overrides, e.g. ``profile("quick", stage=2, steps=100)``."""
-    if name not in PROFILES:
-        raise KeyError(f"unknown training profile {name!r}; choose one of {', '.join(PROFILES)}")
-    return replace(PROFILES[name], **overrides)
+def profile(name: Profile, **overrides: Any) -> TrainConfig:
+    """The named profile with setting overrides, e.g. ``profile("quick", stage=2, steps=100, n_iter=3)``."""
+    return PROFILES[check_profile(name)].with_overrides(**overrides)
 
 
-def _parse(name: str, text: str, annotation: str) -> Any:
+_TRUE, _FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+
+
+def _parse(text: str, hint: Any) -> Any:
+    """``text`` as a value of type ``hint`` (bool, int, float, str, a Literal, a tuple, a union); a
+    ValueError says what was expected."""
     low = text.strip().lower()
-    if "None" in annotation and low in ("none", "null", ""):
-        return None
-    if annotation.startswith("bool"):
-        if low in ("1", "true", "yes", "on"):
-            return True
-        if low in ("0", "false", "no", "off"):
-            return False
-        raise ValueError(f"{name} expects true/false, got {text!r}")
-    if annotation.startswith("int"):
+    origin, args = get_origin(hint), get_args(hint)
+    if origin is Union or isinstance(hint, UnionType):
+        if type(None) in args and low in ("none", "null", ""):
+            return None
+        expected = []
+        for arg in (a for a in args if a is not type(None)):
+            try:
+                return _parse(text, arg)
+            except ValueError as err:
+                expected.append(str(err))
+        raise ValueError(" or ".join(expected) + (" or none" if type(None) in args else ""))
+    if origin is Literal:
+        for option in args:
+            if str(option).lower() == low:
+                return option
+        raise ValueError(f"one of {', '.join(map(repr, args))}")
+    if origin is tuple:
+        parts = text.strip().strip("()[]").split(",")
+        if len(parts) != len(args):
+            raise ValueError(f"{len(args)} comma-separated values")
+        return tuple(_parse(part, arg) for part, arg in zip(parts, args, strict=True))
+    if hint is bool:
+        if low in _TRUE or low in _FALSE:
+            return low in _TRUE
+        raise ValueError("true/false")
+    if hint is int:
         try:
             return int(text)
         except ValueError:
-            number = float(text)
+            number = _parse(text, float)
             if not number.is_integer():
-                raise ValueError(f"{name} expects an integer, got {text!r}") from None
+                raise ValueError("an integer") from None
             return int(number)
-    if annotation.startswith("float"):
-        return float(text)
+    if hint is float:
+        try:
+            return float(text)
+        except ValueError:
+            raise ValueError("a number") from None
     return text.strip()
 
 
 def apply_overrides(config: TrainConfig, assignments: Iterable[str]) -> TrainConfig:
-    """Apply ``KEY=VALUE`` strings (the CLI's ``--set``), converting each value to the field's type."""
-    types = {f.name: str(f.type) for f in fields(TrainConfig)}
+    """Apply ``KEY=VALUE`` strings (the CLI's ``--set``; any name of :data:`SETTINGS`), each value
+    converted to the setting's type."""
     changes: dict[str, Any] = {}
     for item in assignments:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        if key not in types:
-            raise ValueError(f"unknown training setting {key!r}; known: {', '.join(sorted(types))}")
+        if key not in SETTINGS:
+            raise ValueError(f"unknown training setting {key!r}; known: {', '.join(SETTINGS)}")
         try:
-            changes[key] = _parse(key, value, types[key])
+            changes[key] = _parse(value, SETTINGS[key])
         except ValueError as err:
-            raise ValueError(f"bad value for {key}: {err}") from err
-    return replace(config, **changes)
+            raise ValueError(f"bad value for {key}: expects {err}, got {value!r}") from err
+    return config.with_overrides(**changes)

@@ -108,20 +108,6 @@ def fnet_config_dict(config: FNetConfig) -> dict[str, Any]:
     return {"block": dataclasses.asdict(config.block), "block_kind": config.block_kind}
 
 
-def _float32_thresholds(model: nn.Module, device_type: str) -> None:
-    """Under bf16 autocast, evaluate every block's threshold in float32 (outside autocast)."""
-    for module in model.modules():
-        kernel = getattr(module, "_threshold", None)
-        if kernel is None:
-            continue
-
-        def fp32(x: Tensor, theta: Tensor, alpha: float, gamma: float, _kernel=kernel) -> Tensor:
-            with torch.autocast(device_type, enabled=False):
-                return _kernel(x.float(), theta.float(), alpha, gamma)
-
-        module._threshold = fp32
-
-
 def _check_batch(batch: Any, config: TrainConfig) -> None:
     if not isinstance(batch, dict) or "a" not in batch or "b" not in batch:
         raise TypeError(f"sample_batch must return a dict with 'a' and 'b', got {type(batch).__name__}")
@@ -139,7 +125,8 @@ def _load_init(init: str | Path | None, config: TrainConfig) -> FNet | None:
             return None
         raise ValueError(
             "stage II starts from the stage-I FNet: pass init=<stage1 result, e.g. out/stage1/stage1.pt> "
-            "(--init), or set skip_stage1=True for the AE11 ablation (stage II from scratch)"
+            "(--init), or set skip_stage1=True (--set skip_stage1=true) for the AE11 ablation "
+            "(stage II from scratch)"
         )
     if config.skip_stage1:
         raise ValueError("skip_stage1=True (AE11) trains stage II from scratch; do not pass init")
@@ -157,12 +144,13 @@ def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any
         return None
     if not resume:
         raise FileExistsError(
-            f"{path} exists: pass resume=True (--resume) to continue that run, or choose another out_dir"
+            f"{path} exists: pass resume=True (--resume) to continue that run, or choose another "
+            "out_dir (--out)"
         )
     saved = read_checkpoint(path)
     if saved.get("format") != FORMAT:
         raise ValueError(f"{path} is not an lzsc training checkpoint (format {saved.get('format')!r})")
-    old = saved["config"]
+    old = TrainConfig.from_dict(saved["config"]).to_dict()
     new = config.to_dict()
     differ = [
         f"{k}: {old.get(k)!r} -> {new[k]!r}"
@@ -173,7 +161,7 @@ def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any
         raise ValueError(f"cannot resume {path} with a different configuration ({'; '.join(differ)})")
     if saved["step"] > config.steps:
         raise ValueError(
-            f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps"
+            f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps (--steps)"
         )
     return saved
 
@@ -192,10 +180,10 @@ class _Stage:
         if init is not None:
             self.fnet.load_state_dict(init.state_dict())
         fmt = torch.channels_last if config.channels_last else torch.contiguous_format
+        channels_last = True if config.channels_last else None
         for net in self.nets:
             net.to(device=device, memory_format=fmt).train()
-            if config.bf16:
-                _float32_thresholds(net, device.type)
+            net.set_backend(config.backend, channels_last=channels_last)
         self.ema = EMA(self.fnet, config.ema_decay)
         params = [p for net in self.nets for p in net.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
@@ -267,7 +255,7 @@ class _Stage:
         if not math.isfinite(values["loss"]):
             raise FloatingPointError(
                 f"stage {cfg.stage} loss is {values['loss']}; the update was not applied. Resume from the "
-                "last checkpoint with a lower lr"
+                "last checkpoint with a lower lr (--resume --set lr=VALUE)"
             )
         self.optimizer.step()
         self.ema.update(self.fnet)
@@ -349,7 +337,8 @@ def _train(
                 log.add(step, last, scalars=show)
                 bar.update(1)
                 if show:
-                    bar.set_postfix(loss=f"{sum(recent) / len(recent):.4g}", refresh=False)
+                    mean = sum(recent) / len(recent)
+                    bar.set_postfix_str(f"loss (mean of last {len(recent)} steps) {mean:.4g}", refresh=False)
                     log.flush()
                 if step % config.checkpoint_every == 0 and step < config.steps:
                     save(step)

@@ -30,7 +30,7 @@ __all__ = ["LCSCBlock"]
 class LCSCBlock(nn.Module):
     """Unrolled convolutional ISTA with tied weights ``W_e``, ``W_d`` and per-channel ``theta``."""
 
-    def __init__(self, config: LZSCConfig | None = None, init_theta: float = 0.01, **overrides) -> None:
+    def __init__(self, config: LZSCConfig | None = None, init_cutoff: float = 0.01, **overrides) -> None:
         super().__init__()
         cfg = config or LZSCConfig()
         if overrides:
@@ -38,13 +38,18 @@ class LCSCBlock(nn.Module):
         self.config = cfg
         (self.W_e,) = _weights(1, cfg.n_filters, cfg.in_channels, cfg.kernel_size)
         (self.W_d,) = _weights(1, cfg.in_channels, cfg.n_filters, cfg.kernel_size)
-        self.theta_raw = nn.Parameter(torch.full((cfg.n_filters,), math.log(math.expm1(init_theta))))
+        self.theta_raw = nn.Parameter(torch.full((cfg.n_filters,), math.log(math.expm1(init_cutoff))))
 
     def theta(self) -> Tensor:
         """The per-channel cut-offs softplus(theta_raw), shape (K,)."""
         return F.softplus(self.theta_raw)
 
     def forward(self, x: Tensor, return_all: bool = False) -> Tensor | BlockOutput:
+        """u^N (or every iterate with ``return_all``); the LCSC block has one, reference, implementation."""
+        return self.forward_reference(x, return_all)
+
+    def forward_reference(self, x: Tensor, return_all: bool = False) -> Tensor | BlockOutput:
+        """The iteration above, one convolution at a time (run by the ``reference`` backend)."""
         cfg = self.config
         if x.ndim != 4 or x.shape[1] != cfg.in_channels:
             raise ValueError(

@@ -13,7 +13,7 @@ with the schedules of eq. 21, theta^k = softplus(w_theta k + b_theta) and
 rho^k = (softplus(w_rho k + b_rho) - softplus(b_rho)) / softplus(w_rho k + b_rho).
 W_e^k: C -> K channels (the step times D^T), W_d^k: K -> C (the dictionary D), W_u^k: C -> K (D^T);
 the u^{k-2} branch has its own pair (W_d'^k, W_u'^k). All convolutions are "same", bias-free.
-The block returns u^N. This is exactly the released block structure (official_release.md):
+The block returns u^N. This is exactly the released block structure (``docs/conventions.md``):
 N = 4 gives 5 thresholdings. Introduced in ``notebooks/04_unrolling.ipynb``.
 
 Ablation switches (paper Table III): ``threshold`` ("sigmoidal", "soft": AE2, "hard"),
@@ -29,10 +29,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from ..thresholds import THRESHOLD_KINDS, threshold_kernel
+from ..thresholds import THRESHOLD_KINDS, ThresholdKind, threshold_kernel
+from .backends import Executable, run_blocks
+from .momentum import MOMENTUM_KINDS, Momentum, next_buffer, pre_activation, step_coefficients
 
 __all__ = [
-    "MOMENTUM_KINDS",
     "BlockOutput",
     "LZSCBlock",
     "LZSCConfig",
@@ -41,12 +42,15 @@ __all__ = [
     "theta_schedule",
 ]
 
-MOMENTUM_KINDS = ("nesterov", "none", "polyak", "qhm")
-
 
 def conv(x: Tensor, weight: Tensor) -> Tensor:
-    """'same' zero-padded, bias-free 2-D convolution (odd square kernels)."""
-    return F.conv2d(x, weight, padding=weight.shape[-1] // 2)
+    """'same' zero-padded, bias-free 2-D convolution (odd square kernels), in ``x``'s dtype.
+
+    Under ``torch.autocast`` the convolution runs in the low precision and its output is cast back
+    to ``x``'s dtype: the bf16 policy of every backend (momentum updates and thresholds, where
+    gamma = 100 is precision-sensitive, stay float32).
+    """
+    return F.conv2d(x, weight, padding=weight.shape[-1] // 2).to(x.dtype)
 
 
 def theta_schedule(w: Tensor, b: Tensor, k: Tensor) -> Tensor:
@@ -66,16 +70,23 @@ def rho_schedule(w: Tensor, b: Tensor, k: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class LZSCConfig:
-    """Hyper-parameters of an LZSC block; the defaults are the released FNet's."""
+    """Hyper-parameters of an LZSC block; the defaults are the released FNet's.
+
+    ``n_iter`` is N, the number of updates k = 1..N after the initial estimate u^0 = T(W_e^0 x), the
+    meaning ``n_iter`` has everywhere in lzsc (the solvers count updates after z^0 the same way);
+    the block thresholds N + 1 times. ``init_theta`` / ``init_rho`` are the initial (w, b) of the
+    softplus schedules of eq. 21, not cut-offs (the LCSC block's initial cut-off is ``init_cutoff``).
+    ``qhm_nu`` is QHM's nu (AE6).
+    """
 
     in_channels: int = 1
     n_filters: int = 64
     kernel_size: int = 9
     n_iter: int = 4
-    threshold: str = "sigmoidal"
+    threshold: ThresholdKind = "sigmoidal"
     alpha: float = 0.1
     gamma: float = 100.0
-    momentum: str = "nesterov"
+    momentum: Momentum = "nesterov"
     shared_weights: bool = False
     qhm_nu: float = 0.7
     init_theta: tuple[float, float] = (-0.5, -2.0)
@@ -112,14 +123,18 @@ def _weights(count: int, out_ch: int, in_ch: int, k: int) -> nn.ParameterList:
     return nn.ParameterList(params)
 
 
-class LZSCBlock(nn.Module):
+class LZSCBlock(Executable, nn.Module):
     """Unrolled momentum IHT (eq. 20) mapping an image (B, C, H, W) to a code (B, K, H, W).
 
     Parameters (names are the paper's symbols): ``W_e[k]`` (k = 0..N), ``W_d[k-1]``, ``W_u[k-1]``
     (k = 1..N), ``W_d_prev[k-2]``, ``W_u_prev[k-2]`` (k = 2..N, Nesterov only), and the four
     schedule scalars ``w_theta, b_theta, w_rho, b_rho``. With ``shared_weights`` each list
-    holds a single tensor used at every k.
+    holds a single tensor used at every k. ``forward`` runs on an execution backend
+    (:mod:`lzsc.unrolled.backends`, chosen by :meth:`set_backend`); :meth:`forward_reference` is eq. 20
+    as written, the oracle of the others.
     """
+
+    stackable = True
 
     def __init__(self, config: LZSCConfig | None = None, **overrides) -> None:
         super().__init__()
@@ -140,7 +155,6 @@ class LZSCBlock(nn.Module):
         if cfg.momentum != "none":
             self.w_rho = nn.Parameter(torch.tensor([cfg.init_rho[0]]))
             self.b_rho = nn.Parameter(torch.tensor([cfg.init_rho[1]]))
-        self._threshold = threshold_kernel(cfg.threshold)
 
     def thetas(self) -> Tensor:
         """theta^k for k = 0..N (eq. 21), shape (N + 1,)."""
@@ -157,40 +171,46 @@ class LZSCBlock(nn.Module):
     def _w(self, plist: nn.ParameterList, i: int) -> Tensor:
         return plist[min(i, len(plist) - 1)]
 
-    def _residual(self, u: Tensor, w_d: Tensor, w_u: Tensor) -> Tensor:
-        """u - W_u W_d u: the gradient step u - mu D^T D u with learned operators."""
-        return u - conv(conv(u, w_d), w_u)
-
     def forward(self, x: Tensor, return_all: bool = False) -> Tensor | BlockOutput:
+        """u^N for x (B, C, H, W) on the backend chosen by :meth:`set_backend` (default "auto").
+
+        ``return_all=True`` runs the reference backend (the only one that keeps every iterate) and
+        returns a :class:`BlockOutput`.
+        """
+        self._check_input(x)
+        out = run_blocks([self], x.unsqueeze(1), None, self.execution, return_all)
+        self.last_backend = out.backend
+        return out.traces[0] if return_all else out.u[:, 0]
+
+    def _check_input(self, x: Tensor) -> None:
+        c = self.config.in_channels
+        if x.ndim != 4 or x.shape[1] != c:
+            raise ValueError(f"LZSC block expects (B, {c}, H, W) input, got shape {tuple(x.shape)}")
+
+    def forward_reference(self, x: Tensor, return_all: bool = False) -> Tensor | BlockOutput:
+        """The reference backend: eq. 20 as written, one convolution at a time.
+
+        Iteration k reads its coefficients from :func:`lzsc.unrolled.momentum.step_coefficients`::
+
+            lin = a W_u W_d u^{k-1} + b W_u' W_d' u^{k-2} + e W_e x
+            pre = c u^{k-1} + c' u^{k-2} + s lin + c_m m,      u^k = T_{theta^k}(pre)
+        """
+        self._check_input(x)
         cfg = self.config
-        if x.ndim != 4 or x.shape[1] != cfg.in_channels:
-            raise ValueError(
-                f"LZSC block expects (B, {cfg.in_channels}, H, W) input, got shape {tuple(x.shape)}"
-            )
         thetas, rhos = self.thetas(), self.rhos()
-        t = self._threshold
+        t = threshold_kernel(cfg.threshold)
         pre = conv(x, self._w(self.W_e, 0))
-        u_prev, u = None, t(pre, thetas[0], cfg.alpha, cfg.gamma)
+        u_prev, u, m = None, t(pre, thetas[0], cfg.alpha, cfg.gamma), None
         iterates, pres = ([u], [pre]) if return_all else ([], [])
-        buffer = None
         for k in range(1, cfg.n_iter + 1):
-            rho = rhos[k - 1]
-            step = self._residual(u, self._w(self.W_d, k - 1), self._w(self.W_u, k - 1))
-            drive = conv(x, self._w(self.W_e, k))
-            if cfg.momentum == "nesterov":
-                pre = (1 + rho) * step + drive
-                if u_prev is not None:
-                    pre = pre - rho * self._residual(
-                        u_prev, self._w(self.W_d_prev, k - 2), self._w(self.W_u_prev, k - 2)
-                    )
-            elif cfg.momentum == "polyak":
-                pre = step + drive + (rho * (u - u_prev) if u_prev is not None else 0.0)
-            elif cfg.momentum == "qhm":
-                grad = u - step - drive
-                buffer = (1 - rho) * grad if buffer is None else rho * buffer + (1 - rho) * grad
-                pre = u - ((1 - cfg.qhm_nu) * grad + cfg.qhm_nu * buffer)
-            else:
-                pre = step + drive
+            co = step_coefficients(cfg.momentum, k, rhos[k - 1], cfg.qhm_nu)
+            lin = co.a * conv(conv(u, self._w(self.W_d, k - 1)), self._w(self.W_u, k - 1))
+            if co.prev_operator:
+                w_d, w_u = self._w(self.W_d_prev, k - 2), self._w(self.W_u_prev, k - 2)
+                lin = lin + co.b * conv(conv(u_prev, w_d), w_u)
+            lin = lin + co.e * conv(x, self._w(self.W_e, k))
+            pre = pre_activation(co, u, u_prev, lin, m)
+            m = next_buffer(co, m, lin)
             u_prev, u = u, t(pre, thetas[k], cfg.alpha, cfg.gamma)
             if return_all:
                 iterates.append(u)

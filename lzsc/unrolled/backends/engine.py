@@ -11,9 +11,9 @@ Grouped by the tensor they read (exact rewrites):
       pre^k = (1 + rho) u^{k-1} - rho u^{k-2}
               + conv([W_d^k u^{k-1}, W_d'^k u^{k-2}, x], [-(1 + rho) W_u^k, rho W_u'^k, W_e^k])
 
-  for Nesterov momentum; "none" and "polyak" change only the coefficients, and QHM
-  (m = rho m + (1 - rho) g, pre = u - (1 - nu) g - nu m) keeps its buffer m, with
-  g = conv([W_d^k u^{k-1}, x], [W_u^k, -W_e^k]). The elementwise part is ``lerp(u^{k-1}, u^{k-2}, -rho)``,
+  for Nesterov momentum; the other kinds change only the coefficients, all read from
+  :func:`lzsc.unrolled.momentum.step_coefficients` (a, b, e folded into the GEMM weights), and QHM
+  keeps its buffer m. The elementwise part is ``lerp(u^{k-1}, u^{k-2}, c')`` (or c u^{k-1}),
   the GEMM accumulates onto it (``baddbmm_``) and the threshold runs in place on the band.
 - the G blocks of a stack (FNet's u1 and u2, IFNet's x1 and x2) are one batched GEMM per band.
 - after u^N the same transposed GEMM applies the decoders (``heads``; FNet: D_u and G_u at once).
@@ -27,11 +27,15 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
+from typing import TYPE_CHECKING
 
 import torch
 from torch import Tensor
 
-from ..unrolled import LZSCBlock
+if TYPE_CHECKING:
+    from ..lzsc_block import LZSCBlock
+
+from ..momentum import StepCoefficients, step_coefficients
 from .kernels import Col2Im, band_patches, band_weights, fold_weights, threshold_into, zero_border
 
 __all__ = ["default_rows", "run_stack"]
@@ -55,6 +59,23 @@ def _coef(values: Tensor, ndim: int) -> Tensor:
     return values.reshape(-1, *([1] * (ndim - 1)))
 
 
+_COEFFICIENTS = ("a", "b", "e", "c", "c_prev", "s", "c_m", "m_keep", "m_add")
+
+
+def _coef4(value: Tensor | float) -> Tensor | float:
+    """A coefficient as a band operand: floats stay floats, (G,) tensors become (G, 1, 1, 1)."""
+    return value if isinstance(value, float) else _coef(value, 4)
+
+
+def _flags(co: StepCoefficients) -> dict[str, bool]:
+    return {"prev_operator": co.prev_operator, "prev_iterate": co.prev_iterate, "buffer": co.buffer}
+
+
+def _scaled(value: Tensor | float, weights: Tensor) -> Tensor:
+    """(G, O, C, k, k) weights times a per-block coefficient (float or (G,) tensor)."""
+    return value * weights if isinstance(value, float) else _coef(value, 5) * weights
+
+
 class _Stack:
     """Buffers and per-iteration operators of one run; :meth:`band` computes rows [r0, r0 + nr)."""
 
@@ -68,7 +89,6 @@ class _Stack:
         self.shape, self.ks, self.pad, self.pitch = (g, b, c, h, w), ks, ks // 2, w + ks - 1
         self.rows, self.heads = rows, heads
         self.len = (h + ks) * self.pitch  # padded height + one slack row
-        self.nesterov = cfg.momentum == "nesterov"
         self.thetas = torch.stack([blk.thetas() for blk in blocks])
         self.a_thetas = cfg.alpha * self.thetas
         self.rhos = torch.stack([blk.rhos() for blk in blocks])
@@ -77,7 +97,8 @@ class _Stack:
         self.grid(self.x_pad)[..., self.pad : self.pad + h, self.pad : self.pad + w] = x
         hw = h * self.pitch
         self.u_cur, self.u_old = x.new_empty(g, b, cfg.n_filters, hw), x.new_empty(g, b, cfg.n_filters, hw)
-        self.m = x.new_zeros(g, b, cfg.n_filters, hw) if cfg.momentum == "qhm" else None
+        buffer = step_coefficients(cfg.momentum, 1, 0.0).buffer
+        self.m = x.new_zeros(g, b, cfg.n_filters, hw) if buffer else None
         n_max = min(rows, h) * self.pitch
         n_out = max(2 * c, heads.shape[1])
         self.scratch = [self._scratch(x, n_max, n_out) for _ in range(workers)]
@@ -104,27 +125,25 @@ class _Stack:
         }
 
     def prepare(self, k: int) -> None:
-        """Sources and GEMM matrices of iteration k (coefficients folded into the weights)."""
+        """Sources and GEMM matrices of iteration k (the coefficients a, b, e folded into the weights)."""
         cfg, blocks, b = self.cfg, self.blocks, self.shape[1]
         if k == 0:
             self.srcs, weights = [self.x_pad], _stack(blocks, "W_e", 0)
         else:
-            rho = self.rhos[:, k - 1]
-            sign = 1.0 if cfg.momentum == "qhm" else -1.0
-            scale = (1 + rho) if self.nesterov else torch.ones_like(rho)
-            parts = [sign * _coef(scale, 5) * _stack(blocks, "W_u", k - 1)]
+            co = step_coefficients(cfg.momentum, k, self.rhos[:, k - 1], cfg.qhm_nu)
+            parts = [_scaled(co.a, _stack(blocks, "W_u", k - 1))]
             self.srcs = [self.d_maps.pop(k)]
-            if self.nesterov and k >= 2:
-                parts.append(_coef(rho, 5) * _stack(blocks, "W_u_prev", k - 2))
+            if co.prev_operator:
+                parts.append(_scaled(co.b, _stack(blocks, "W_u_prev", k - 2)))
                 self.srcs.append(self.p_maps.pop(k))
-            parts.append(-sign * _stack(blocks, "W_e", k))
+            parts.append(_scaled(co.e, _stack(blocks, "W_e", k)))
             self.srcs.append(self.x_pad)
             weights = torch.cat(parts, dim=2)
-            self.rho = _coef(rho, 4)
+            self.co = StepCoefficients(**{f: _coef4(getattr(co, f)) for f in _COEFFICIENTS}, **_flags(co))
         self.w_mat = band_weights(weights, b)
         if k < cfg.n_iter:
             outs = [_stack(blocks, "W_d", k)]
-            if self.nesterov and k + 2 <= cfg.n_iter:
+            if k + 2 <= cfg.n_iter and step_coefficients(cfg.momentum, k + 2, 0.0).prev_operator:
                 outs.append(_stack(blocks, "W_d_prev", k))
             fold_w = torch.cat(outs, dim=1)
         else:
@@ -147,20 +166,20 @@ class _Stack:
         u1, u2 = self.u_cur[..., span], self.u_old[..., span]
         if k == 0:
             torch.bmm(self.w_mat, cols, out=pre.view(gb, kf, n))
-        elif self.m is not None:
-            grad = s["grad"][: gb * kf * n].view(g, b, kf, n)
+        elif self.co.buffer:
+            co, grad, m_band = self.co, s["grad"][: gb * kf * n].view(g, b, kf, n), self.m[..., span]
             torch.bmm(self.w_mat, cols, out=grad.view(gb, kf, n))
-            m_band, nu_rho = self.m[..., span], cfg.qhm_nu * self.rho
-            torch.addcmul(u1, grad, nu_rho - 1, out=pre)
-            pre.addcmul_(m_band, -nu_rho)
-            m_band.mul_(self.rho).addcmul_(grad, 1 - self.rho)
+            torch.addcmul(u1, grad, co.s, out=pre)
+            pre.addcmul_(m_band, co.c_m)
+            m_band.mul_(co.m_keep).addcmul_(grad, co.m_add)
         else:
-            if k >= 2 and cfg.momentum != "none":
-                torch.lerp(u1, u2, -self.rho, out=pre)
-            elif self.nesterov:
-                torch.mul(u1, 1 + self.rho, out=pre)
-            else:
+            co = self.co
+            if co.prev_iterate:
+                torch.lerp(u1, u2, co.c_prev, out=pre)
+            elif isinstance(co.c, float) and co.c == 1.0:
                 pre.copy_(u1)
+            else:
+                torch.mul(u1, co.c, out=pre)
             torch.baddbmm(pre.view(gb, kf, n), self.w_mat, cols, out=pre.view(gb, kf, n))
         t1, t2 = (s[name][: gb * kf * n].view(g, b, kf, n) for name in ("t1", "t2"))
         u_new = u1 if k == 0 else u2

@@ -4,13 +4,14 @@ For G blocks of one configuration (FNet's u1 and u2; IFNet's x1 and x2) every co
 grouped ``F.conv2d`` (groups = G), and each iteration needs two of them instead of five::
 
     [W_d^k u^{k-1}, W_d'^{k+1} u^{k-1}] = conv(u^{k-1}, [W_d^k; W_d'^{k+1}])          (K -> 2C)
-    pre^k = lerp(u^{k-1}, u^{k-2}, -rho)
-            + conv([W_d^k u^{k-1}, W_d'^k u^{k-2}, x], [-(1 + rho) W_u^k, rho W_u'^k, W_e^k])  (3C -> K)
+    lin^k = conv([W_d^k u^{k-1}, W_d'^k u^{k-2}, x], [a W_u^k, b W_u'^k, e W_e^k])            (3C -> K)
+    pre^k = c u^{k-1} + c' u^{k-2} + s lin^k + c_m m^{k-1}
 
-(Nesterov; "none", "polyak" change the coefficients; QHM keeps its buffer, as in the block). The
+with the coefficients of :func:`lzsc.unrolled.momentum.step_coefficients` (Nesterov: a = -(1 + rho),
+b = rho, e = 1, c = 1 + rho, c' = -rho; QHM keeps its buffer m). The
 weights are built from the parameters inside the graph, so gradients reach every W, theta and rho.
 This is the path for training and for GPUs (few, fatter kernels; optionally channels_last); on a
-CPU, inference uses :mod:`lzsc.fast.engine`. Under ``torch.autocast`` the convolutions run in the
+CPU, inference uses :mod:`lzsc.unrolled.backends.engine`. Under ``torch.autocast`` the convolutions run in the
 low precision while their outputs are cast back to the input's dtype, so the momentum updates and
 the thresholds (gamma = 100 is precision-sensitive) stay in float32.
 """
@@ -18,13 +19,17 @@ the thresholds (gamma = 100 is precision-sensitive) stay in float32.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor
 
-from ..thresholds import threshold_kernel
-from ..unrolled import LZSCBlock
+from ...thresholds import threshold_kernel
+from ..momentum import next_buffer, pre_activation, step_coefficients
+
+if TYPE_CHECKING:
+    from ..lzsc_block import LZSCBlock
 
 __all__ = ["fused_stack", "grouped_conv", "thin_out_conv"]
 
@@ -80,7 +85,6 @@ def fused_stack(
         raise ValueError("a stack needs blocks of one configuration")
     bsz, g, c, h, w = x.shape
     n_iter = cfg.n_iter
-    nesterov = cfg.momentum == "nesterov"
     thresh = threshold_kernel(cfg.threshold)
     thetas = torch.stack([b.thetas() for b in blocks]).view(1, g, 1, 1, 1, -1)
     rhos = torch.stack([b.rhos() for b in blocks]).view(1, g, 1, 1, 1, -1)
@@ -93,33 +97,25 @@ def fused_stack(
             out = grouped_conv(inp, weights, memory_format)
         return out.to(x.dtype).view(bsz, g, -1, h, w)
 
-    u_prev, buffer = None, None
+    u_prev, m, v_prev = None, None, None
     u = thresh(conv(x, _stack(blocks, "W_e", 0)), thetas[..., 0], cfg.alpha, cfg.gamma)
-    v_prev = None
     for k in range(1, n_iter + 1):
-        rho, rho5 = rhos[..., k - 1], rhos[0, :, :, :, :, k - 1].unsqueeze(-1)
+        rho = rhos[..., k - 1]
+        co = step_coefficients(cfg.momentum, k, rho, cfg.qhm_nu)
+        w_co = step_coefficients(cfg.momentum, k, rhos[0, :, :, :, :, k - 1].unsqueeze(-1), cfg.qhm_nu)
         outs = [_stack(blocks, "W_d", k - 1)]
-        if nesterov and k + 1 <= n_iter:
+        if k + 1 <= n_iter and step_coefficients(cfg.momentum, k + 1, 0.0).prev_operator:
             outs.append(_stack(blocks, "W_d_prev", k - 1))
         v = conv(u, torch.cat(outs, dim=1))
-        sign = 1.0 if cfg.momentum == "qhm" else -1.0
-        scale = (1 + rho5) if nesterov else 1.0
-        srcs, parts = [v[:, :, :c]], [sign * scale * _stack(blocks, "W_u", k - 1)]
-        if nesterov and k >= 2:
+        srcs, parts = [v[:, :, :c]], [w_co.a * _stack(blocks, "W_u", k - 1)]
+        if co.prev_operator:
             srcs.append(v_prev)
-            parts.append(rho5 * _stack(blocks, "W_u_prev", k - 2))
+            parts.append(w_co.b * _stack(blocks, "W_u_prev", k - 2))
         srcs.append(x)
-        parts.append(-sign * _stack(blocks, "W_e", k))
+        parts.append(w_co.e * _stack(blocks, "W_e", k))
         lin = conv(torch.cat(srcs, dim=2), torch.cat(parts, dim=2))
-        if cfg.momentum == "qhm":
-            buffer = (1 - rho) * lin if buffer is None else rho * buffer + (1 - rho) * lin
-            pre = u - ((1 - cfg.qhm_nu) * lin + cfg.qhm_nu * buffer)
-        elif u_prev is not None and cfg.momentum != "none":
-            pre = torch.lerp(u, u_prev, -rho) + lin
-        elif nesterov:
-            pre = (1 + rho) * u + lin
-        else:
-            pre = u + lin
+        pre = pre_activation(co, u, u_prev, lin, m)
+        m = next_buffer(co, m, lin)
         v_prev = v[:, :, c:] if v.shape[2] > c else None
         u_prev, u = u, thresh(pre, thetas[..., k], cfg.alpha, cfg.gamma)
     return u, (conv(u, heads) if heads is not None else None)
