@@ -12,7 +12,7 @@ A profile scales a whole run:
 Nothing else is accepted: :func:`check_profile` names the allowed profiles. A step that cannot run at
 the chosen profile on this machine (``paper`` training without CUDA) calls :func:`require_cuda_for`,
 which raises :class:`ProfileUnavailable` with a one-line reason; the notebook runner reports such a
-notebook as skipped, with that reason, not as failed.
+notebook as ``unavailable``, with that reason, not as failed, and goes on.
 """
 
 from __future__ import annotations
