@@ -165,9 +165,10 @@ class RunSummary:
     def table(self) -> str:
         """A plain-text table: notebook, status, seconds."""
         width = max([len("notebook"), *(len(r.notebook) for r in self.runs)])
-        lines = [f"{'notebook':<{width}}  {'status':<7}  {'seconds':>8}"]
-        lines += [f"{r.notebook:<{width}}  {r.status:<7}  {r.seconds:8.1f}" for r in self.runs]
-        lines.append(f"{'total':<{width}}  {'':<7}  {sum(r.seconds for r in self.runs):8.1f}")
+        sw = max([len("status"), *(len(r.status) for r in self.runs)])
+        lines = [f"{'notebook':<{width}}  {'status':<{sw}}  {'seconds':>8}"]
+        lines += [f"{r.notebook:<{width}}  {r.status:<{sw}}  {r.seconds:8.1f}" for r in self.runs]
+        lines.append(f"{'total':<{width}}  {'':<{sw}}  {sum(r.seconds for r in self.runs):8.1f}")
         return "\n".join(lines)
 
     def write(self, out_dir: str | Path) -> tuple[Path, Path]:
