@@ -23,6 +23,7 @@ Ablation switches (paper Table III): ``threshold`` ("sigmoidal", "soft": AE2, "h
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 import torch
@@ -39,6 +40,7 @@ __all__ = [
     "LZSCConfig",
     "conv",
     "rho_schedule",
+    "stack_weights",
     "theta_schedule",
 ]
 
@@ -123,6 +125,11 @@ def _weights(count: int, out_ch: int, in_ch: int, k: int) -> nn.ParameterList:
     return nn.ParameterList(params)
 
 
+def stack_weights(blocks: Sequence[LZSCBlock], name: str, i: int) -> Tensor:
+    """Operator ``name`` at list index ``i`` of G blocks of one configuration, stacked: (G, O, C, k, k)."""
+    return torch.stack([block.weight(name, i) for block in blocks])
+
+
 class LZSCBlock(Executable, nn.Module):
     """Unrolled momentum IHT (eq. 20) mapping an image (B, C, H, W) to a code (B, K, H, W).
 
@@ -168,7 +175,10 @@ class LZSCBlock(Executable, nn.Module):
             return torch.zeros_like(k)
         return rho_schedule(self.w_rho, self.b_rho, k)
 
-    def _w(self, plist: nn.ParameterList, i: int) -> Tensor:
+    def weight(self, name: str, i: int) -> Tensor:
+        """Operator ``name`` ("W_e", "W_d", "W_u", "W_d_prev", "W_u_prev") at list index ``i``; with
+        ``shared_weights`` the single tensor serves every index."""
+        plist = getattr(self, name)
         return plist[min(i, len(plist) - 1)]
 
     def forward(self, x: Tensor, return_all: bool = False) -> Tensor | BlockOutput:
@@ -199,16 +209,16 @@ class LZSCBlock(Executable, nn.Module):
         cfg = self.config
         thetas, rhos = self.thetas(), self.rhos()
         t = threshold_kernel(cfg.threshold)
-        pre = conv(x, self._w(self.W_e, 0))
+        pre = conv(x, self.weight("W_e", 0))
         u_prev, u, m = None, t(pre, thetas[0], cfg.alpha, cfg.gamma), None
         iterates, pres = ([u], [pre]) if return_all else ([], [])
         for k in range(1, cfg.n_iter + 1):
             co = step_coefficients(cfg.momentum, k, rhos[k - 1], cfg.qhm_nu)
-            lin = co.a * conv(conv(u, self._w(self.W_d, k - 1)), self._w(self.W_u, k - 1))
+            lin = co.a * conv(conv(u, self.weight("W_d", k - 1)), self.weight("W_u", k - 1))
             if co.prev_operator:
-                w_d, w_u = self._w(self.W_d_prev, k - 2), self._w(self.W_u_prev, k - 2)
+                w_d, w_u = self.weight("W_d_prev", k - 2), self.weight("W_u_prev", k - 2)
                 lin = lin + co.b * conv(conv(u_prev, w_d), w_u)
-            lin = lin + co.e * conv(x, self._w(self.W_e, k))
+            lin = lin + co.e * conv(x, self.weight("W_e", k))
             pre = pre_activation(co, u, u_prev, lin, m)
             m = next_buffer(co, m, lin)
             u_prev, u = u, t(pre, thetas[k], cfg.alpha, cfg.gamma)

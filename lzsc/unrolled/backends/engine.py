@@ -35,7 +35,8 @@ from torch import Tensor
 if TYPE_CHECKING:
     from ..lzsc_block import LZSCBlock
 
-from ..momentum import StepCoefficients, step_coefficients
+from ..lzsc_block import stack_weights
+from ..momentum import step_coefficients
 from .kernels import Col2Im, band_patches, band_weights, fold_weights, threshold_into, zero_border
 
 __all__ = ["default_rows", "run_stack"]
@@ -46,34 +47,14 @@ def default_rows(width: int) -> int:
     return max(1, min(64, 3072 // width))
 
 
-def _pick(plist: Sequence[Tensor], i: int) -> Tensor:
-    return plist[min(i, len(plist) - 1)]
-
-
-def _stack(blocks: Sequence[LZSCBlock], name: str, i: int) -> Tensor:
-    return torch.stack([_pick(getattr(b, name), i) for b in blocks])
-
-
 def _coef(values: Tensor, ndim: int) -> Tensor:
     """(G,) per-block scalars -> (G, 1, ..., 1) with ``ndim`` dimensions."""
     return values.reshape(-1, *([1] * (ndim - 1)))
 
 
-_COEFFICIENTS = ("a", "b", "e", "c", "c_prev", "s", "c_m", "m_keep", "m_add")
-
-
-def _coef4(value: Tensor | float) -> Tensor | float:
-    """A coefficient as a band operand: floats stay floats, (G,) tensors become (G, 1, 1, 1)."""
-    return value if isinstance(value, float) else _coef(value, 4)
-
-
-def _flags(co: StepCoefficients) -> dict[str, bool]:
-    return {"prev_operator": co.prev_operator, "prev_iterate": co.prev_iterate, "buffer": co.buffer}
-
-
 def _scaled(value: Tensor | float, weights: Tensor) -> Tensor:
-    """(G, O, C, k, k) weights times a per-block coefficient (float or (G,) tensor)."""
-    return value * weights if isinstance(value, float) else _coef(value, 5) * weights
+    """(G, O, C, k, k) weights times a per-block coefficient (float or (G, 1, 1, 1) tensor)."""
+    return value * weights if isinstance(value, float) else value.unsqueeze(-1) * weights
 
 
 class _Stack:
@@ -128,23 +109,23 @@ class _Stack:
         """Sources and GEMM matrices of iteration k (the coefficients a, b, e folded into the weights)."""
         cfg, blocks, b = self.cfg, self.blocks, self.shape[1]
         if k == 0:
-            self.srcs, weights = [self.x_pad], _stack(blocks, "W_e", 0)
+            self.srcs, weights = [self.x_pad], stack_weights(blocks, "W_e", 0)
         else:
-            co = step_coefficients(cfg.momentum, k, self.rhos[:, k - 1], cfg.qhm_nu)
-            parts = [_scaled(co.a, _stack(blocks, "W_u", k - 1))]
+            # rho as (G, 1, 1, 1): the coefficients broadcast over the bands (G, B, K, n)
+            self.co = co = step_coefficients(cfg.momentum, k, _coef(self.rhos[:, k - 1], 4), cfg.qhm_nu)
+            parts = [_scaled(co.a, stack_weights(blocks, "W_u", k - 1))]
             self.srcs = [self.d_maps.pop(k)]
             if co.prev_operator:
-                parts.append(_scaled(co.b, _stack(blocks, "W_u_prev", k - 2)))
+                parts.append(_scaled(co.b, stack_weights(blocks, "W_u_prev", k - 2)))
                 self.srcs.append(self.p_maps.pop(k))
-            parts.append(_scaled(co.e, _stack(blocks, "W_e", k)))
+            parts.append(_scaled(co.e, stack_weights(blocks, "W_e", k)))
             self.srcs.append(self.x_pad)
             weights = torch.cat(parts, dim=2)
-            self.co = StepCoefficients(**{f: _coef4(getattr(co, f)) for f in _COEFFICIENTS}, **_flags(co))
         self.w_mat = band_weights(weights, b)
         if k < cfg.n_iter:
-            outs = [_stack(blocks, "W_d", k)]
+            outs = [stack_weights(blocks, "W_d", k)]
             if k + 2 <= cfg.n_iter and step_coefficients(cfg.momentum, k + 2, 0.0).prev_operator:
-                outs.append(_stack(blocks, "W_d_prev", k))
+                outs.append(stack_weights(blocks, "W_d_prev", k))
             fold_w = torch.cat(outs, dim=1)
         else:
             fold_w = self.heads

@@ -26,6 +26,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from ...thresholds import threshold_kernel
+from ..lzsc_block import stack_weights
 from ..momentum import next_buffer, pre_activation, step_coefficients
 
 if TYPE_CHECKING:
@@ -62,14 +63,6 @@ def thin_out_conv(u: Tensor, weights: Tensor) -> Tensor:
     return F.fold(z.view(bsz, g * o * k * k, h * w), (h + 2 * p, w + 2 * p), k)[..., p : p + h, p : p + w]
 
 
-def _pick(plist: Sequence[Tensor], i: int) -> Tensor:
-    return plist[min(i, len(plist) - 1)]
-
-
-def _stack(blocks: Sequence[LZSCBlock], name: str, i: int) -> Tensor:
-    return torch.stack([_pick(getattr(b, name), i) for b in blocks])
-
-
 def fused_stack(
     blocks: Sequence[LZSCBlock],
     x: Tensor,
@@ -98,21 +91,21 @@ def fused_stack(
         return out.to(x.dtype).view(bsz, g, -1, h, w)
 
     u_prev, m, v_prev = None, None, None
-    u = thresh(conv(x, _stack(blocks, "W_e", 0)), thetas[..., 0], cfg.alpha, cfg.gamma)
+    u = thresh(conv(x, stack_weights(blocks, "W_e", 0)), thetas[..., 0], cfg.alpha, cfg.gamma)
     for k in range(1, n_iter + 1):
         rho = rhos[..., k - 1]
         co = step_coefficients(cfg.momentum, k, rho, cfg.qhm_nu)
         w_co = step_coefficients(cfg.momentum, k, rhos[0, :, :, :, :, k - 1].unsqueeze(-1), cfg.qhm_nu)
-        outs = [_stack(blocks, "W_d", k - 1)]
+        outs = [stack_weights(blocks, "W_d", k - 1)]
         if k + 1 <= n_iter and step_coefficients(cfg.momentum, k + 1, 0.0).prev_operator:
-            outs.append(_stack(blocks, "W_d_prev", k - 1))
+            outs.append(stack_weights(blocks, "W_d_prev", k - 1))
         v = conv(u, torch.cat(outs, dim=1))
-        srcs, parts = [v[:, :, :c]], [w_co.a * _stack(blocks, "W_u", k - 1)]
+        srcs, parts = [v[:, :, :c]], [w_co.a * stack_weights(blocks, "W_u", k - 1)]
         if co.prev_operator:
             srcs.append(v_prev)
-            parts.append(w_co.b * _stack(blocks, "W_u_prev", k - 2))
+            parts.append(w_co.b * stack_weights(blocks, "W_u_prev", k - 2))
         srcs.append(x)
-        parts.append(w_co.e * _stack(blocks, "W_e", k))
+        parts.append(w_co.e * stack_weights(blocks, "W_e", k))
         lin = conv(torch.cat(srcs, dim=2), torch.cat(parts, dim=2))
         pre = pre_activation(co, u, u_prev, lin, m)
         m = next_buffer(co, m, lin)
