@@ -27,14 +27,14 @@ from tqdm.auto import tqdm
 from .atomic import append_csv, atomic_open
 from .datasets import dataset_dirs
 from .fusion import fuse_files
-from .io import IMAGE_SUFFIXES, pair_files, read_image, rgb_to_gray_u8, save_image
+from .io import IMAGE_SUFFIXES, pair_files, read_gray_u8, save_image
 from .metrics import METRIC_NAMES, compute_all
 from .protocols import CONVENTIONS, ProtocolName, get_protocol
 from .reference import PAPER_METRICS, best_competitor, paper_value
 
 __all__ = ["EvalResult", "evaluate", "fused_folder", "model_hash", "write_rows"]
 
-ID_FIELDS = ("dataset", "name", "protocol", "model")
+ID_FIELDS = ("dataset", "name", "protocol", "readers", "model")
 
 
 def model_hash(model: nn.Module, length: int = 12) -> str:
@@ -186,10 +186,11 @@ def evaluate(
         folder = fused_folder(fused_dir, dataset)
         tag = f"fused:{folder.name}"
     out_csv = Path(out_csv) if out_csv else None
+    key = (dataset, protocol, rules.readers, tag)
     done = {
         r["name"]: r
         for r in _read_rows(out_csv)
-        if (r["dataset"], r["protocol"], r["model"]) == (dataset, protocol, tag)
+        if (r["dataset"], r["protocol"], r.get("readers"), r["model"]) == key
     }
     result = EvalResult(dataset, protocol, tag, scale=scale)
     for name, pa, pb in tqdm(pairs, desc=f"{dataset} ({protocol})", unit="pair", disable=not progress):
@@ -204,10 +205,10 @@ def evaluate(
                     f"{'/'.join(IMAGE_SUFFIXES)}); give the folder of {dataset}'s fused images, or a "
                     f"folder holding {dataset}/"
                 )
-            fused = fuse_files(model, pa, pb, color=rules.color(spec))
+            fused = fuse_files(model, pa, pb, color=rules.color(spec), reader=rules.fusion_reader)
             fused_path = save_image(folder / rules.fused_name(name), fused)
-        grey = [rgb_to_gray_u8(read_image(p)).astype(np.float64) for p in (fused_path, pa, pb)]
-        row = {"dataset": dataset, "name": name, "protocol": protocol, "model": tag}
+        grey = [read_gray_u8(p, rules.metric_reader).astype(np.float64) for p in (fused_path, pa, pb)]
+        row = {"dataset": dataset, "name": name, "protocol": protocol, "readers": rules.readers, "model": tag}
         row.update(compute_all(*grey, protocol=protocol))
         result.rows.append(row)
         if out_csv is not None:
@@ -216,7 +217,7 @@ def evaluate(
         others = [
             r
             for r in _read_rows(out_csv)
-            if (r["dataset"], r["protocol"], r["model"]) != (dataset, protocol, tag)
+            if (r["dataset"], r["protocol"], r.get("readers"), r["model"]) != key
         ]
         write_rows(out_csv, others + result.rows)
     return result

@@ -1,6 +1,7 @@
 """Fusing images with a trained FNet: tensors, files and folders of pairs.
 
-Inference follows the release (``docs/conventions.md``): sources read as 8-bit grey / 255, A the
+Inference follows the release (``docs/conventions.md``): sources read as 8-bit grey / 255 by a named
+reader (``lzsc.io.READERS``: ``standard`` by default, ``release`` for the release's own decode), A the
 infrared or MRI image, B the visible / CT / PET / SPECT image, output clip-x255-round to 8 bit. In
 colour mode only B's luma is fused (``lzsc.io.fuse_color``). No autograd is recorded.
 """
@@ -18,11 +19,12 @@ from tqdm.auto import tqdm
 
 from .io import (
     ImageError,
+    Reader,
     fuse_color,
     pair_files,
+    read_gray_u8,
     read_image,
     read_pair,
-    rgb_to_gray_u8,
     save_image,
     to_tensor,
     to_uint8,
@@ -50,22 +52,28 @@ def fuse(model: nn.Module, a: Tensor, b: Tensor) -> Tensor:
 
 
 def fuse_files(
-    model: nn.Module, path_a: str | Path, path_b: str | Path, color: bool = False, ycbcr: str = "matlab"
+    model: nn.Module,
+    path_a: str | Path,
+    path_b: str | Path,
+    color: bool = False,
+    ycbcr: str = "matlab",
+    reader: Reader = "standard",
 ) -> np.ndarray:
     """Fuse one pair of files into a uint8 image: grey (H, W), or RGB (H, W, 3) in colour mode.
 
+    ``reader`` reads the grey sources (both in grey mode, A in colour mode, as the release does).
     Colour mode needs an RGB B (a grey B is fused in grey mode, as there is no chroma to keep).
     """
     if not color:
-        a, b = read_pair(path_a, path_b)
+        a, b = read_pair(path_a, path_b, reader)
         return to_uint8(fuse(model, a, b))
-    a_img, b_img = read_image(path_a), read_image(path_b)
-    if a_img.shape[:2] != b_img.shape[:2]:
+    a_grey, b_img = read_gray_u8(path_a, reader), read_image(path_b)
+    if a_grey.shape != b_img.shape[:2]:
         raise ImageError(
-            f"size mismatch: {path_a} is {a_img.shape[1]}x{a_img.shape[0]} but {path_b} is "
+            f"size mismatch: {path_a} is {a_grey.shape[1]}x{a_grey.shape[0]} but {path_b} is "
             f"{b_img.shape[1]}x{b_img.shape[0]} (W x H); register or resize the pair to a common size"
         )
-    a = to_tensor(rgb_to_gray_u8(a_img))
+    a = to_tensor(a_grey)
     if b_img.ndim == 2:
         return to_uint8(fuse(model, a, to_tensor(b_img)))
     return fuse_color(b_img, lambda y: fuse(model, a, y), ycbcr=ycbcr)
@@ -103,6 +111,7 @@ def fuse_folder(
     keep_ext: bool = False,
     limit: int | None = None,
     progress: bool = True,
+    reader: Reader = "standard",
 ) -> FolderReport:
     """Fuse every pair of two folders matched by file name; a bad pair is reported, the rest still run."""
     pairs, problems = pair_files(a_dir, b_dir)
@@ -113,7 +122,7 @@ def fuse_folder(
         pairs = pairs[:limit]
     for name, pa, pb in tqdm(pairs, desc="fusing", unit="pair", disable=not progress):
         try:
-            fused = fuse_files(model, pa, pb, color=color, ycbcr=ycbcr)
+            fused = fuse_files(model, pa, pb, color=color, ycbcr=ycbcr, reader=reader)
             report.written.append(save_image(Path(out_dir) / output_name(name, keep_ext), fused))
         except (ImageError, ValueError, OSError) as err:
             report.failed[name] = str(err)

@@ -2,15 +2,18 @@
 
 Two named protocols, :data:`PROTOCOLS`:
 
-- ``default``: grey fusion everywhere, lossless PNG outputs, SSIM with data_range 255, CE as VIFB's
-  mean (CE(A,F) + CE(B,F)) / 2;
+- ``default``: grey fusion everywhere, sources read by the ``standard`` reader, lossless PNG
+  outputs, SSIM with data_range 255, CE as VIFB's mean (CE(A,F) + CE(B,F)) / 2;
 - ``paper``: the settings under which the paper's Table I reproduces: colour (studio-swing YCbCr)
   fusion for the sets whose B the release fused in colour (:attr:`lzsc.datasets.DataSet.color`: the
-  medical sets), fused images saved under the source's file name as the release does (RoadScene's
-  ``.jpg`` sources give JPEG outputs), SSIM with the legacy data_range 2 of CDDFuse's evaluator, CE as
+  medical sets), sources fused as the release's test code reads them (the ``release`` reader:
+  OpenCV's grey-mode decode), fused images saved under the source's file name as the release does
+  (RoadScene's ``.jpg`` sources give JPEG outputs), SSIM with the legacy data_range 2 of CDDFuse's evaluator, CE as
   the sum CE(A,F) + CE(B,F).
 
-Both :mod:`lzsc.evaluation` and the gallery of :mod:`lzsc.plotting.reproduction` read these facts
+Both protocols compute the metrics on what the ``standard`` reader (the reference evaluator's
+``imread`` + ``cvtColor``) reads from the saved fused image and the sources. The readers are
+:data:`lzsc.io.READERS`. Both :mod:`lzsc.evaluation` and the gallery of :mod:`lzsc.plotting.reproduction` read these facts
 here, as does the cache layout of fused images: ``<cache>/<model tag>/<protocol>/<dataset>/``.
 Importing this module does not import torch (the command line builds its parser from it).
 """
@@ -27,10 +30,11 @@ __all__ = ["CONVENTIONS", "PROTOCOLS", "EvalProtocol", "ProtocolName", "get_prot
 
 ProtocolName = Literal["default", "paper"]
 CEReduction = Literal["mean", "sum"]
+ReaderName = Literal["standard", "release"]
 
 CONVENTIONS = (
     "A = infrared (TNO, RoadScene) or MRI; B = visible / CT / PET / SPECT; sources and fused images "
-    "read as 8-bit grey with OpenCV BGR->GRAY weights; metrics on the saved 8-bit fused image; "
+    "read as 8-bit grey by the protocol's readers; metrics on the saved 8-bit fused image; "
     "MI, VIF, SSIM summed over the two sources; per-dataset mean over pairs."
 )
 """The conventions every results table states, whatever the protocol."""
@@ -49,7 +53,8 @@ class EvalProtocol:
     ``release_names``: save each fused image under its source's file name, as the release does (so
     JPEG sources give JPEG outputs), instead of a lossless ``<stem>.png``;
     ``ssim_data_range`` / ``ce_reduction``: the settings :func:`lzsc.metrics.compute_all` uses under
-    this protocol's name.
+    this protocol's name; ``fusion_reader`` / ``metric_reader``: the readers (``lzsc.io.READERS``)
+    of the sources fed to the model and of the images the metrics see.
     """
 
     name: ProtocolName
@@ -57,7 +62,13 @@ class EvalProtocol:
     release_names: bool
     ssim_data_range: float
     ce_reduction: CEReduction
+    fusion_reader: ReaderName = "standard"
+    metric_reader: ReaderName = "standard"
 
+    @property
+    def readers(self) -> str:
+        """``fusion reader/metric reader``: part of the key of every cached image and CSV row."""
+        return f"{self.fusion_reader}/{self.metric_reader}"
     def color(self, spec: DataSet) -> bool:
         """Whether the pairs of ``spec`` are fused in colour mode."""
         return self.color_fusion and spec.color
@@ -70,7 +81,7 @@ class EvalProtocol:
 
     def cache_folder(self, cache_dir: str | Path, model_tag: str, dataset: str) -> Path:
         """Where fused images of ``dataset`` made by the model ``model_tag`` are cached."""
-        return Path(cache_dir) / model_tag / self.name / dataset
+        return Path(cache_dir) / model_tag / f"{self.name}-{self.fusion_reader}" / dataset
 
     def find_fused(self, folder: str | Path, source_name: str) -> Path | None:
         """The fused image of pair ``source_name`` in ``folder``: the protocol's file name, else any
@@ -94,12 +105,15 @@ class EvalProtocol:
             if self.release_names
             else "lossless PNG outputs"
         )
-        return f"{mode}, {saved}"
+        return f"{mode}, sources read by the {self.fusion_reader} reader, {saved}"
 
     def metrics_text(self) -> str:
         """The metrics' settings of this protocol, in words."""
         legacy = " (the legacy value of CDDFuse's evaluator)" if self.ssim_data_range != 255 else ""
-        return f"SSIM with data_range {self.ssim_data_range:g}{legacy}, {_CE_TEXT[self.ce_reduction]}"
+        return (
+            f"metrics on images read by the {self.metric_reader} reader, SSIM with data_range "
+            f"{self.ssim_data_range:g}{legacy}, {_CE_TEXT[self.ce_reduction]}"
+        )
 
     def describe(self) -> str:
         """Fusion and metric settings in one line, for table headers."""
@@ -111,7 +125,12 @@ PROTOCOLS: dict[str, EvalProtocol] = {
         "default", color_fusion=False, release_names=False, ssim_data_range=255.0, ce_reduction="mean"
     ),
     "paper": EvalProtocol(
-        "paper", color_fusion=True, release_names=True, ssim_data_range=2.0, ce_reduction="sum"
+        "paper",
+        color_fusion=True,
+        release_names=True,
+        ssim_data_range=2.0,
+        ce_reduction="sum",
+        fusion_reader="release",
     ),
 }
 

@@ -51,10 +51,12 @@ def test_lazy_package_keeps_its_public_names():
 
 
 def test_spelt_out_choices_match_the_library():
+    from lzsc.io import READERS
     from lzsc.protocols import PROTOCOLS
     from lzsc.unrolled.backends import BACKENDS
 
     assert cli.BACKENDS == BACKENDS
+    assert cli.READERS == READERS
     parser = build_parser()
     assert parser.parse_args(["evaluate", "--dataset", "TNO", "--protocol", "paper"]).protocol == "paper"
     assert set(PROTOCOLS) == {"default", "paper"}

@@ -56,7 +56,7 @@ def test_evaluate_caches_fused_images_and_resumes(fake_root, small_model, tmp_pa
     first = ev.evaluate("TNO", small_model, out_csv=out, cache_dir=cache, progress=False)
     assert len(first.rows) == 3
     assert all(np.isfinite(first.rows[0][m]) for m in METRIC_NAMES)
-    fused = sorted((cache / ev.model_hash(small_model) / "default" / "TNO").iterdir())
+    fused = sorted((cache / ev.model_hash(small_model) / "default-standard" / "TNO").iterdir())
     assert [p.name for p in fused] == ["00.png", "01.png", "02.png"]
 
     def boom(*args, **kwargs):
@@ -143,11 +143,11 @@ def test_paper_protocol_fuses_colour_sets_in_colour_and_keeps_jpeg_names(tmp_pat
         REGISTRY.unregister("Extra")
     assert calls == [False, True]
     tag = ev.model_hash(small_model)
-    assert [p.name for p in (cache / tag / "paper" / "Extra").iterdir()] == ["p.jpg"]
-    assert Image.open(cache / tag / "paper" / "Extra" / "p.jpg").mode == "RGB"
-    assert [p.name for p in (cache / tag / "default" / "Extra").iterdir()] == ["p.png"]
-    assert fused_path(results["paper"], "p.jpg", cache) == cache / tag / "paper" / "Extra" / "p.jpg"
-    assert fused_path(results["default"], "p.jpg", cache) == cache / tag / "default" / "Extra" / "p.png"
+    assert [p.name for p in (cache / tag / "paper-release" / "Extra").iterdir()] == ["p.jpg"]
+    assert Image.open(cache / tag / "paper-release" / "Extra" / "p.jpg").mode == "RGB"
+    assert [p.name for p in (cache / tag / "default-standard" / "Extra").iterdir()] == ["p.png"]
+    assert fused_path(results["paper"], "p.jpg", cache) == cache / tag / "paper-release" / "Extra" / "p.jpg"
+    assert fused_path(results["default"], "p.jpg", cache) == cache / tag / "default-standard" / "Extra" / "p.png"
 
 
 def test_bad_arguments(fake_root, small_model, tmp_path):

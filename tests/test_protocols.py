@@ -30,7 +30,7 @@ def test_fusion_and_naming() -> None:
     assert default.fused_name("FLIR_00211.jpg") == "FLIR_00211.png"
     assert paper.fused_name("FLIR_00211.jpg") == "FLIR_00211.jpg"  # the release's name: JPEG
     assert paper.fused_name("01.png") == default.fused_name("01.png") == "01.png"
-    assert paper.cache_folder("c", "abc", "TNO") == Path("c") / "abc" / "paper" / "TNO"
+    assert paper.cache_folder("c", "abc", "TNO") == Path("c") / "abc" / "paper-release" / "TNO"
 
 
 def test_find_fused_prefers_the_protocols_name(tmp_path: Path) -> None:
@@ -44,13 +44,16 @@ def test_find_fused_prefers_the_protocols_name(tmp_path: Path) -> None:
 
 def test_descriptions_and_unknown_names() -> None:
     assert PROTOCOLS["default"].describe() == (
-        "grey fusion, lossless PNG outputs; "
-        "SSIM with data_range 255, CE as VIFB's mean (CE(A,F) + CE(B,F)) / 2"
+        "grey fusion, sources read by the standard reader, lossless PNG outputs; metrics on images "
+        "read by the standard reader, SSIM with data_range 255, CE as VIFB's mean (CE(A,F) + CE(B,F)) / 2"
     )
     paper = PROTOCOLS["paper"].describe()
     assert "colour (studio-swing YCbCr) fusion for MRI_CT/MRI_PET/MRI_SPECT" in paper
     assert "JPEG outputs for RoadScene" in paper
     assert "data_range 2 " in paper
     assert "CE as the sum" in paper
+    assert "sources read by the release reader" in paper
+    assert "metrics on images read by the standard reader" in paper
+    assert (PROTOCOLS["paper"].readers, PROTOCOLS["default"].readers) == ("release/standard", "standard/standard")
     with pytest.raises(ValueError, match=r"unknown protocol 'best'; choose one of \('default', 'paper'\)"):
         get_protocol("best")

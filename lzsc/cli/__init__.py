@@ -20,10 +20,12 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from ..models import FNet
 
-__all__ = ["BACKENDS", "add_backend_option", "build_parser", "load_model", "main"]
+__all__ = ["BACKENDS", "READERS", "add_backend_option", "build_parser", "load_model", "main"]
 
 #: ``lzsc.unrolled.backends.BACKENDS``, spelt out so that building the parser does not import torch.
 BACKENDS: tuple[str, ...] = ("auto", "reference", "fused", "engine")
+#: ``lzsc.io.READERS``, spelt out for the same reason.
+READERS: tuple[str, ...] = ("standard", "release")
 
 
 def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import add_backend_option, load_model
+from . import READERS, add_backend_option, load_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -36,6 +36,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="store_true",
         help="folder mode: save under the source's name and format as the release does (.jpg -> JPEG)",
     )
+    p.add_argument(
+        "--reader",
+        choices=READERS,
+        default="standard",
+        help="how sources become grey: 'standard' (RGB decode + OpenCV BGR->GRAY, what the metrics "
+        "read; default) or 'release' (OpenCV's grey-mode decode, as the release's test code reads)",
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_backend_option(p)
     p.set_defaults(func=run)
@@ -50,11 +57,13 @@ def run(args: argparse.Namespace) -> int:
         return 2
     model = load_model(args.checkpoint, args.device, args.backend)
     if args.a.is_dir():
-        report = fuse_folder(model, args.a, args.b, args.out, args.color, args.ycbcr, args.keep_ext)
+        report = fuse_folder(
+            model, args.a, args.b, args.out, args.color, args.ycbcr, args.keep_ext, reader=args.reader
+        )
         print(report.summary())
         return 0 if report.ok else 1
     try:
-        fused = fuse_files(model, args.a, args.b, color=args.color, ycbcr=args.ycbcr)
+        fused = fuse_files(model, args.a, args.b, color=args.color, ycbcr=args.ycbcr, reader=args.reader)
     except ImageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1
