@@ -43,8 +43,8 @@ __all__ = [
     "fuse_color",
     "pair_files",
     "read_gray",
-    "read_image",
     "read_gray_u8",
+    "read_image",
     "read_pair",
     "release_gray_u8",
     "rgb_to_gray_u8",
@@ -133,7 +133,7 @@ def _libpng_gamma_table(gamma: int) -> np.ndarray:
 
 
 def _libpng_reciprocal(fixed: int) -> int:
-    return int(math.floor(1e10 / fixed + 0.5))
+    return math.floor(1e10 / fixed + 0.5)
 
 
 def _libpng_gray(rgb: np.ndarray, info: dict) -> np.ndarray:

@@ -8,13 +8,14 @@ Two named protocols, :data:`PROTOCOLS`:
   fusion for the sets whose B the release fused in colour (:attr:`lzsc.datasets.DataSet.color`: the
   medical sets), sources fused as the release's test code reads them (the ``release`` reader:
   OpenCV's grey-mode decode), fused images saved under the source's file name as the release does
-  (RoadScene's ``.jpg`` sources give JPEG outputs), SSIM with the legacy data_range 2 of CDDFuse's evaluator, CE as
-  the sum CE(A,F) + CE(B,F).
+  (RoadScene's ``.jpg`` sources give JPEG outputs), SSIM with the legacy data_range 2 of CDDFuse's
+  evaluator, CE as the sum CE(A,F) + CE(B,F).
 
 Both protocols compute the metrics on what the ``standard`` reader (the reference evaluator's
 ``imread`` + ``cvtColor``) reads from the saved fused image and the sources. The readers are
-:data:`lzsc.io.READERS`. Both :mod:`lzsc.evaluation` and the gallery of :mod:`lzsc.plotting.reproduction` read these facts
-here, as does the cache layout of fused images: ``<cache>/<model tag>/<protocol>/<dataset>/``.
+:data:`lzsc.io.READERS`. Both :mod:`lzsc.evaluation` and the gallery of
+:mod:`lzsc.plotting.reproduction` read these facts here, as does the cache layout of fused images:
+``<cache>/<model tag>/<protocol>-<fusion reader>/<dataset>/``.
 Importing this module does not import torch (the command line builds its parser from it).
 """
 
@@ -69,6 +70,7 @@ class EvalProtocol:
     def readers(self) -> str:
         """``fusion reader/metric reader``: part of the key of every cached image and CSV row."""
         return f"{self.fusion_reader}/{self.metric_reader}"
+
     def color(self, spec: DataSet) -> bool:
         """Whether the pairs of ``spec`` are fused in colour mode."""
         return self.color_fusion and spec.color

@@ -147,7 +147,9 @@ def test_paper_protocol_fuses_colour_sets_in_colour_and_keeps_jpeg_names(tmp_pat
     assert Image.open(cache / tag / "paper-release" / "Extra" / "p.jpg").mode == "RGB"
     assert [p.name for p in (cache / tag / "default-standard" / "Extra").iterdir()] == ["p.png"]
     assert fused_path(results["paper"], "p.jpg", cache) == cache / tag / "paper-release" / "Extra" / "p.jpg"
-    assert fused_path(results["default"], "p.jpg", cache) == cache / tag / "default-standard" / "Extra" / "p.png"
+    assert (
+        fused_path(results["default"], "p.jpg", cache) == cache / tag / "default-standard" / "Extra" / "p.png"
+    )
 
 
 def test_bad_arguments(fake_root, small_model, tmp_path):

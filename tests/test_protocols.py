@@ -54,6 +54,9 @@ def test_descriptions_and_unknown_names() -> None:
     assert "CE as the sum" in paper
     assert "sources read by the release reader" in paper
     assert "metrics on images read by the standard reader" in paper
-    assert (PROTOCOLS["paper"].readers, PROTOCOLS["default"].readers) == ("release/standard", "standard/standard")
+    assert (PROTOCOLS["paper"].readers, PROTOCOLS["default"].readers) == (
+        "release/standard",
+        "standard/standard",
+    )
     with pytest.raises(ValueError, match=r"unknown protocol 'best'; choose one of \('default', 'paper'\)"):
         get_protocol("best")

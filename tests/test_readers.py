@@ -90,7 +90,9 @@ class TestStandardReader:
         np.testing.assert_array_equal(rgb_to_gray_u8(rgb), expected)
 
     def test_synthetic_files(self, synthetic_file: Path) -> None:
-        np.testing.assert_array_equal(read_gray_u8(synthetic_file, "standard"), opencv_standard(synthetic_file))
+        np.testing.assert_array_equal(
+            read_gray_u8(synthetic_file, "standard"), opencv_standard(synthetic_file)
+        )
 
     def test_grey_array_passes_through_and_bad_shape_is_refused(self) -> None:
         grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
@@ -133,7 +135,9 @@ class TestReaderChoice:
     def test_unknown_reader(self, tmp_path: Path) -> None:
         path = tmp_path / "g.png"
         Image.fromarray(colour_image()).save(path)
-        with pytest.raises(ValueError, match=r"unknown reader 'cv2'; choose one of \('standard', 'release'\)"):
+        with pytest.raises(
+            ValueError, match=r"unknown reader 'cv2'; choose one of \('standard', 'release'\)"
+        ):
             read_gray_u8(path, "cv2")  # type: ignore[arg-type]
         assert READERS == ("standard", "release")
 
@@ -143,7 +147,7 @@ class TestReaderChoice:
         for reader in READERS:
             expected = torch.from_numpy(read_gray_u8(path, reader).astype(np.float32) / 255)[None, None]
             torch.testing.assert_close(read_gray(path, reader), expected, rtol=0, atol=0)
-            a, b = read_pair(path, path, reader)
+            a, _b = read_pair(path, path, reader)
             torch.testing.assert_close(a, expected, rtol=0, atol=0)
 
     @pytest.mark.parametrize("color", [False, True])
@@ -169,8 +173,12 @@ class TestReaderChoice:
 @pytest.mark.parametrize("dataset", FNET_TEST_SETS)
 def test_every_test_image_equals_opencv(lzsc_data: Path, dataset: str) -> None:
     """Both readers, bit for bit, on every source image of FNet's five test sets."""
-    files = sorted(p for p in (lzsc_data / "test" / dataset).rglob("*") if p.suffix.lower() in (".png", ".jpg"))
+    files = sorted(
+        p for p in (lzsc_data / "test" / dataset).rglob("*") if p.suffix.lower() in (".png", ".jpg")
+    )
     assert files, f"no images under {lzsc_data / 'test' / dataset}"
     for path in files:
-        np.testing.assert_array_equal(read_gray_u8(path, "standard"), opencv_standard(path), err_msg=str(path))
+        np.testing.assert_array_equal(
+            read_gray_u8(path, "standard"), opencv_standard(path), err_msg=str(path)
+        )
         np.testing.assert_array_equal(read_gray_u8(path, "release"), opencv_release(path), err_msg=str(path))
