@@ -1,7 +1,7 @@
 """Pixel-by-pixel check of ``lzsc fuse`` against the release's own test script, per source reader.
 
     python benchmarks/compare_release.py --release DIR [--sets RoadScene MRI_PET ...] [--pairs 4]
-                                         [--color] [--threads 2] [--csv PATH]
+                                         [--color] [--lossless] [--threads 2] [--csv PATH]
 
 For each test set (the registry's A and B folders under ``$LZSC_DATA/test``), the first ``--pairs``
 pairs sorted by name are copied to a temporary folder and fused three times, each by a whole process:
@@ -11,6 +11,11 @@ pairs sorted by name are copied to a temporary folder and fused three times, eac
 - ``lzsc --reader release`` and ``lzsc --reader standard``: ``python -m lzsc fuse A B -o OUT
   --keep-ext [--color]`` (JPEG sources give JPEG outputs, as the release writes them; the grey JPEG
   encoders of PIL and OpenCV give identical bytes at quality 95).
+
+``--lossless`` copies every source, bytes unchanged, under the name ``<stem>.png``: both tools decode
+by content, not by name, so they read the same JPEG, but both then write lossless PNG. This separates
+the network and the reader from the JPEG encoder, which turns a one-level difference before encoding
+into up to two or three levels after it.
 
 Each lzsc output is compared with the release's: the largest grey-level difference (per channel in
 colour mode) and the fraction of differing values, over all pairs. Rows are appended to
@@ -46,18 +51,22 @@ DEFAULT_CSV = ROOT / "benchmarks" / "results" / "release_outputs.csv"
 READERS = ("release", "standard")
 
 
-def stage(dataset: str, n: int, root: Path) -> tuple[list[str], str, str]:
-    """Copy the first ``n`` pairs of ``dataset`` to ``root/<dataset>/{A,B}``; (names, A folder, B folder)."""
+def stage(dataset: str, n: int, root: Path, lossless: bool) -> tuple[list[str], str, str]:
+    """Copy the first ``n`` pairs of ``dataset`` to ``root/<dataset>/{A,B}``; (names, A folder, B folder).
+
+    ``lossless``: each copy is named ``<stem>.png`` (its bytes unchanged), so that outputs are PNG.
+    """
     a_dir, b_dir, _ = dataset_dirs(dataset, "test")
     pairs, problems = pair_files(a_dir, b_dir)
     if problems:
         raise FileNotFoundError(f"{dataset}: unpaired files: {problems[:3]}")
-    pairs = pairs[:n]
-    for name, pa, pb in pairs:
+    names = []
+    for name, pa, pb in pairs[:n]:
+        names.append(f"{Path(name).stem}.png" if lossless else name)
         for src, sub in ((pa, a_dir.name), (pb, b_dir.name)):
             (root / dataset / sub).mkdir(parents=True, exist_ok=True)
-            shutil.copyfile(src, root / dataset / sub / name)
-    return [name for name, _, _ in pairs], a_dir.name, b_dir.name
+            shutil.copyfile(src, root / dataset / sub / names[-1])
+    return names, a_dir.name, b_dir.name
 
 
 def run(argv: list[str], env: dict[str, str], cwd: Path) -> None:
@@ -80,6 +89,7 @@ def main() -> None:
     parser.add_argument("--sets", nargs="+", default=list(FNET_TEST_SETS), choices=FNET_TEST_SETS)
     parser.add_argument("--pairs", type=int, default=4, help="first N pairs of each set, by name")
     parser.add_argument("--color", action="store_true", help="colour mode (B's luma fused, chroma kept)")
+    parser.add_argument("--lossless", action="store_true", help="sources renamed <stem>.png: PNG outputs")
     parser.add_argument("--threads", type=int, default=2)
     parser.add_argument("--csv", type=Path, default=DEFAULT_CSV)
     args = parser.parse_args()
@@ -99,7 +109,7 @@ def main() -> None:
             "PYTHONPATH": os.pathsep.join(p for p in (str(tmp / "shims"), env.get("PYTHONPATH", "")) if p),
         }
         for dataset in args.sets:
-            names, a_sub, b_sub = stage(dataset, args.pairs, tmp / "in")
+            names, a_sub, b_sub = stage(dataset, args.pairs, tmp / "in", args.lossless)
             print(f"{dataset}: {len(names)} pair(s), release test.py ...", flush=True)
             run(
                 [
@@ -156,6 +166,7 @@ def main() -> None:
                     "release_commit": git_commit(args.release),
                     "dataset": dataset,
                     "mode": "colour" if args.color else "grey",
+                    "outputs": "png" if args.lossless else "as release",
                     "pairs": len(names),
                     "reader": reader,
                     "max_grey_diff": worst,
