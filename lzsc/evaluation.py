@@ -8,7 +8,11 @@ the facts behind both in ``docs/conventions.md``); the test sets are the registr
 
 Fused images are cached under ``cache_dir/<model hash>/<protocol>/<dataset>/`` so a second evaluation
 does not fuse again, and per-pair rows are added to a CSV (atomically) as they are computed so that an
-interrupted run restarts where it stopped. Introduced in ``notebooks/08_reproduce_table1.ipynb``.
+interrupted run restarts where it stopped. Rows are keyed by data set, pair, protocol, readers and
+what made the fused images: the model's hash, or for a folder of fused images the hash of those
+files' contents, so a row is reused only for the very same images. A run never drops rows it did not
+recompute (a limited run leaves the other pairs' rows in place), and never writes into a file that is
+not a CSV of rows (:func:`check_rows_file`). Introduced in ``notebooks/08_reproduce_table1.ipynb``.
 """
 
 from __future__ import annotations
@@ -26,15 +30,25 @@ from tqdm.auto import tqdm
 
 from .atomic import append_csv, atomic_open
 from .datasets import dataset_dirs
-from .fusion import fuse_files
-from .io import IMAGE_SUFFIXES, pair_files, read_gray_u8, save_image
+from .fusion import check_limit, fuse_files
+from .io import IMAGE_SUFFIXES, ImageError, pair_files, read_gray_u8, save_image
 from .metrics import METRIC_NAMES, compute_all
-from .protocols import CONVENTIONS, ProtocolName, get_protocol
+from .protocols import CONVENTIONS, EvalProtocol, ProtocolName, get_protocol
 from .reference import PAPER_METRICS, best_competitor, paper_value
 
-__all__ = ["EvalResult", "evaluate", "fused_folder", "model_hash", "write_rows"]
+__all__ = [
+    "EvalResult",
+    "check_rows_file",
+    "evaluate",
+    "fused_folder",
+    "fused_hash",
+    "model_hash",
+    "write_rows",
+]
 
 ID_FIELDS = ("dataset", "name", "protocol", "readers", "model")
+#: The columns that make a CSV one of ours (files written before the ``readers`` column lack it).
+_REQUIRED = {"dataset", "name", "protocol", "model", *METRIC_NAMES}
 
 
 def model_hash(model: nn.Module, length: int = 12) -> str:
@@ -55,6 +69,12 @@ class EvalResult:
     model: str
     rows: list[dict] = field(default_factory=list)
     scale: str = ""
+    pairs_in_set: int | None = None
+
+    @property
+    def complete(self) -> bool:
+        """Whether the rows cover every pair of the data set."""
+        return self.pairs_in_set is None or len(self.rows) >= self.pairs_in_set
 
     def means(self) -> dict[str, float]:
         return {m: float(np.mean([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
@@ -113,6 +133,46 @@ class EvalResult:
         return f"<p><b>{html.escape(self.header())}</b></p><table><tr>{head}</tr>{''.join(body)}</table>"
 
 
+def _foreign_header(path: Path) -> str | None:
+    """The header of ``path`` when it is a non-empty file that is not a CSV of evaluation rows (its
+    header lacks dataset, name, protocol, model or a metric), else None."""
+    if not path.is_file():
+        return None
+    try:
+        with open(path, newline="") as fh:
+            header = next(csv.reader(fh), None)
+    except (OSError, UnicodeDecodeError, csv.Error) as err:
+        return f"unreadable as CSV: {err}"
+    if header is None or set(header) >= _REQUIRED:
+        return None
+    return ",".join(header)
+
+
+def check_rows_file(path: str | Path, force: bool = False) -> None:
+    """FileExistsError if ``path`` is a folder, or a file that is not a CSV of evaluation rows (unless
+    ``force``, which allows replacing it); an empty file or a missing one is fine."""
+    path = Path(path)
+    if path.is_dir():
+        raise FileExistsError(
+            f"{path} is a folder; give the name of the per-pair CSV to write (e.g. {path}/eval.csv)"
+        )
+    header = None if force else _foreign_header(path)
+    if header is not None:
+        raise FileExistsError(
+            f"{path} exists and is not a CSV of evaluation rows (header {header[:80]!r}); refusing to "
+            "overwrite it: choose another --out, or pass --force to replace it"
+        )
+
+
+def fused_hash(paths: list[Path], length: int = 12) -> str:
+    """SHA-256 of the names and contents of fused image files: the key of rows measured on them."""
+    digest = hashlib.sha256()
+    for path in paths:
+        digest.update(path.name.encode() + b"\0")
+        digest.update(path.read_bytes())
+    return digest.hexdigest()[:length]
+
+
 def _read_rows(path: Path | None) -> list[dict]:
     if path is None or not path.is_file():
         return []
@@ -127,7 +187,9 @@ def _read_rows(path: Path | None) -> list[dict]:
 
 
 def _csv_row(row: dict) -> dict[str, str]:
-    return {k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row[k]) for k in (*ID_FIELDS, *METRIC_NAMES)}
+    return {
+        k: (f"{row[k]:.6f}" if k in METRIC_NAMES else row.get(k, "")) for k in (*ID_FIELDS, *METRIC_NAMES)
+    }
 
 
 def write_rows(path: Path, rows: list[dict]) -> Path:
@@ -152,6 +214,30 @@ def fused_folder(fused_dir: str | Path, dataset: str) -> Path:
     return per_dataset if per_dataset.is_dir() else fused_dir
 
 
+def _row_key(row: dict) -> tuple:
+    return (row["dataset"], row["protocol"], row.get("readers"), row["model"])
+
+
+def _check_fused(
+    folder: Path, pairs: list[tuple[str, Path, Path]], rules: EvalProtocol, dataset: str
+) -> None:
+    """Check that every pair has its fused image in ``folder``, readable and as large as its sources."""
+    for name, pa, _ in pairs:
+        path = rules.find_fused(folder, name)
+        if path is None:
+            raise FileNotFoundError(
+                f"no fused image for {name} in {folder} (looked for {Path(name).stem} with suffix "
+                f"{'/'.join(IMAGE_SUFFIXES)}); give the folder of {dataset}'s fused images, or a "
+                f"folder holding {dataset}/"
+            )
+        fused, source = read_gray_u8(path), read_gray_u8(pa)
+        if fused.shape != source.shape:
+            raise ImageError(
+                f"fused image {path} is {fused.shape[1]}x{fused.shape[0]} but the sources of {name} are "
+                f"{source.shape[1]}x{source.shape[0]} (W x H); give the fused images of these sources"
+            )
+
+
 def evaluate(
     dataset: str,
     model: nn.Module | None = None,
@@ -163,48 +249,48 @@ def evaluate(
     root: str | Path | None = None,
     progress: bool = True,
     scale: str = "",
+    force: bool = False,
 ) -> EvalResult:
     """Evaluate ``model`` (or the images in ``fused_dir``) on a test set; see the module docstring.
 
     ``fused_dir`` holds the fused images of ``dataset`` (named like the sources, any image format),
-    or is a root holding one such folder per data set (``fused_dir/<dataset>/``). ``limit`` keeps the
-    first N pairs sorted by name. Rows already in ``out_csv`` for the same data set, protocol and
-    model are reused, new rows are added to it as they are computed.
+    or is a root holding one such folder per data set (``fused_dir/<dataset>/``); every one of them is
+    checked (present, readable, as large as its sources) before any metric is computed. ``limit`` keeps
+    the first N pairs sorted by name (a positive number). Rows already in ``out_csv`` with the same key
+    (module docstring) are reused, new rows are added to it as they are computed, and rows of other
+    pairs are kept. An ``out_csv`` that is not a CSV of rows is refused unless ``force`` (then replaced).
     """
     rules = get_protocol(protocol)
+    check_limit(limit)
     if (model is None) == (fused_dir is None):
         raise ValueError("give either a model to fuse with or a folder of fused images (fused_dir), not both")
+    out_csv = Path(out_csv) if out_csv else None
+    if out_csv is not None:
+        check_rows_file(out_csv, force)
     a_dir, b_dir, spec = dataset_dirs(dataset, "test", root)
     pairs, problems = pair_files(a_dir, b_dir)
     if problems:
         raise FileNotFoundError(f"{dataset}: unpaired files:\n  " + "\n  ".join(problems))
-    pairs = pairs[:limit] if limit is not None else pairs
+    all_pairs, pairs = pairs, pairs[:limit]
     if model is not None:
         tag = model_hash(model)
         folder = rules.cache_folder(cache_dir, tag, dataset)
     else:
         folder = fused_folder(fused_dir, dataset)
-        tag = f"fused:{folder.name}"
-    out_csv = Path(out_csv) if out_csv else None
+        _check_fused(folder, pairs, rules, dataset)
+        every = (rules.find_fused(folder, name) for name, _, _ in all_pairs)  # a limit keeps the key
+        tag = f"fused:{folder.name}:{fused_hash([p for p in every if p is not None])}"
+    if out_csv is not None and _foreign_header(out_csv) is not None:
+        write_rows(out_csv, [])  # allowed by force (checked above): the file that was not ours is replaced
     key = (dataset, protocol, rules.readers, tag)
-    done = {
-        r["name"]: r
-        for r in _read_rows(out_csv)
-        if (r["dataset"], r["protocol"], r.get("readers"), r["model"]) == key
-    }
-    result = EvalResult(dataset, protocol, tag, scale=scale)
+    done = {r["name"]: r for r in _read_rows(out_csv) if _row_key(r) == key}
+    result = EvalResult(dataset, protocol, tag, scale=scale, pairs_in_set=len(all_pairs))
     for name, pa, pb in tqdm(pairs, desc=f"{dataset} ({protocol})", unit="pair", disable=not progress):
         if name in done:
             result.rows.append(done[name])
             continue
         fused_path = rules.find_fused(folder, name)
         if fused_path is None:
-            if model is None:
-                raise FileNotFoundError(
-                    f"no fused image for {name} in {folder} (looked for {Path(name).stem} with suffix "
-                    f"{'/'.join(IMAGE_SUFFIXES)}); give the folder of {dataset}'s fused images, or a "
-                    f"folder holding {dataset}/"
-                )
             fused = fuse_files(model, pa, pb, color=rules.color(spec), reader=rules.fusion_reader)
             fused_path = save_image(folder / rules.fused_name(name), fused)
         grey = [read_gray_u8(p, rules.metric_reader).astype(np.float64) for p in (fused_path, pa, pb)]
@@ -213,11 +299,7 @@ def evaluate(
         result.rows.append(row)
         if out_csv is not None:
             append_csv(out_csv, [_csv_row(row)])
-    if out_csv is not None:
-        others = [
-            r
-            for r in _read_rows(out_csv)
-            if (r["dataset"], r["protocol"], r.get("readers"), r["model"]) != key
-        ]
-        write_rows(out_csv, others + result.rows)
+    if out_csv is not None:  # rewrite without lines cut short by an interrupted run, one row per key
+        rows = {(*_row_key(r), r["name"]): r for r in _read_rows(out_csv)}
+        write_rows(out_csv, list(rows.values()))
     return result

@@ -113,7 +113,7 @@ def _weighted(rgb: np.ndarray, r: int, g: int, b: int, shift: int, half: bool) -
 def rgb_to_gray_u8(rgb: np.ndarray) -> np.ndarray:
     """OpenCV's ``cvtColor(BGR2GRAY)`` for uint8 RGB, bit-exact: (9798 R + 19235 G + 3735 B + 2^14) >> 15.
 
-    Checked on all 2^24 colours against OpenCV 4.12 and 5.1 (``tests/test_readers.py``). The
+    Checked on all 2^24 colours against OpenCV 4.5.5, 4.8, 4.10-4.12 and 5.1 (``tests/test_readers.py``). The
     14-bit weights 4899 / 9617 / 1868 found in older write-ups differ on 0.26% of the colours.
     """
     if rgb.ndim == 2:
@@ -193,8 +193,17 @@ def read_gray(path: str | Path, reader: Reader = "standard") -> Tensor:
 
 
 def to_uint8(x: Tensor) -> np.ndarray:
-    """Network output (..., H, W) in [0, 1] -> uint8 (H, W): clip, x 255, round (the release's rule)."""
-    return (x.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8).squeeze().cpu().numpy()
+    """Network output (..., H, W) in [0, 1] -> uint8 (H, W): clip, x 255, round (the release's rule).
+
+    The leading dimensions must hold one image (size 1 each); H and W are kept even when they are 1,
+    so that a 1 x N or N x 1 image keeps its orientation.
+    """
+    if x.ndim < 2 or x[..., 0, 0].numel() != 1:
+        raise ValueError(
+            f"expected one image of shape (..., H, W) with leading sizes 1, got {tuple(x.shape)}"
+        )
+    u8 = (x.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
+    return u8.reshape(x.shape[-2:]).cpu().numpy()
 
 
 _M_FWD = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255.0
@@ -235,13 +244,24 @@ def fuse_color(rgb_b: np.ndarray, fuse_luma, ycbcr: str = "matlab") -> np.ndarra
 
 
 def save_image(path: str | Path, image: np.ndarray) -> Path:
-    """Write a uint8 grey or RGB image atomically; ``.jpg``/``.jpeg`` gives JPEG (quality 95), else PNG."""
+    """Write a uint8 grey or RGB image atomically; ``.jpg``/``.jpeg`` gives JPEG (quality 95), else PNG.
+
+    ValueError, naming the path, when ``path`` is a folder or cannot be written (no permission, a
+    parent that is a file, a full disk).
+    """
     path = Path(path)
-    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
-    with atomic_open(path) as fh:
-        Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
-            fh, format=fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {})
+    if path.is_dir():
+        raise ValueError(
+            f"{path} is a folder; give the name of the image file to write (e.g. {path / 'fused.png'})"
         )
+    fmt = "JPEG" if path.suffix.lower() in (".jpg", ".jpeg") else "PNG"
+    try:
+        with atomic_open(path) as fh:
+            Image.fromarray(np.asarray(image, dtype=np.uint8)).save(
+                fh, format=fmt, **({"quality": JPEG_QUALITY} if fmt == "JPEG" else {})
+            )
+    except OSError as err:
+        raise ValueError(f"cannot write {path} ({err}); choose an output location you can write to") from err
     return path
 
 

@@ -28,8 +28,8 @@ def _sparse_codes(
 
 
 def _add_noise(x: Tensor, noise: float, gen: torch.Generator) -> Tensor:
-    if noise < 0:
-        raise ValueError(f"noise is a standard deviation and must be >= 0, got {noise}")
+    if not (math.isfinite(noise) and noise >= 0):
+        raise ValueError(f"noise is a standard deviation and must be a finite number >= 0, got {noise}")
     return x + noise * torch.randn(x.shape, generator=gen, dtype=x.dtype) if noise > 0 else x
 
 

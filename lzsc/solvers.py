@@ -11,6 +11,11 @@ iht (H_{sqrt(2 lam mu)}, fixed mu), niht (H_k or H_theta, normalised mu), moment
 H_theta, fixed or normalised mu, FISTA / callable / line-search rho), ista (S_{lam mu}, fixed mu)
 and fista (S_{lam mu}, fixed mu, FISTA rho). The fixed step defaults to 0.99 / L_hat, L_hat ~ ||D||_2^2
 by power iteration, which approaches L from below: the 0.99 keeps mu < 1/L, so IHT and ISTA decrease F.
+
+Every solver checks its arguments once, at entry, before iterating (``ValueError`` naming the argument,
+``TypeError`` for a wrong type): D, x and z0 must be finite, D not all zeros, lam finite and >= 0, an
+explicit step finite and > 0 (and the estimated ||D||^2 finite), NIHT's c and kappa finite, and the
+momentum values rho(k) finite. The loop itself checks nothing.
 Introduced in ``notebooks/01_l0_vs_l1_sparse_coding.ipynb`` (IHT, ISTA, FISTA) and
 ``notebooks/02_niht_and_momentum.ipynb`` (NIHT, momentum IHT).
 """
@@ -18,6 +23,7 @@ Introduced in ``notebooks/01_l0_vs_l1_sparse_coding.ipynb`` (IHT, ISTA, FISTA) a
 from __future__ import annotations
 
 import math
+import numbers
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Literal
@@ -70,6 +76,13 @@ def hard_threshold_k(x: Tensor, k: int, sample_dims: int = 1) -> Tensor:
     return (flat * keep).reshape(x.shape)
 
 
+def _check_finite(name: str, t: Tensor, advice: str) -> None:
+    """Refuse a tensor holding NaN or infinite values, saying how many and what to do."""
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:
+        raise ValueError(f"{name} has {bad} NaN or infinite value(s) of {t.numel()}; {advice}")
+
+
 class _Problem:
     """The checked dictionary, signal and start; per-sample reductions (a sample = the last nd dims)."""
 
@@ -81,11 +94,24 @@ class _Problem:
             raise TypeError(f"x has dtype {x.dtype} but the dictionary has dtype {self.op.dtype}")
         if isinstance(n_iter, bool) or not isinstance(n_iter, int) or n_iter < 0:
             raise ValueError(f"n_iter must be a non-negative int, got {n_iter!r}")
+        _check_finite("D", self.op.weight, "fix the dictionary (how was it built or loaded?)")
+        if not bool(self.op.weight.any()):
+            raise ValueError(
+                "D is all zeros: no code explains x and the step 1 / ||D||^2 is infinite; "
+                "check how the dictionary was built or loaded"
+            )
+        _check_finite("x", x, "clean the signal first (e.g. torch.nan_to_num)")
         self.x, self.nd = x, self.op.event_dims
         self.dims = tuple(range(-self.nd, 0))
         shape = tuple(self.op.code_shape(x))
-        if z0 is not None and tuple(z0.shape) != shape:
-            raise ValueError(f"z0 must have the code shape {shape}, got {tuple(z0.shape)}")
+        if z0 is not None:
+            if not isinstance(z0, Tensor) or z0.dtype != x.dtype:
+                raise TypeError(
+                    f"z0 must be a torch.Tensor of x's dtype {x.dtype}, got {getattr(z0, 'dtype', type(z0))}"
+                )
+            if tuple(z0.shape) != shape:
+                raise ValueError(f"z0 must have the code shape {shape}, got {tuple(z0.shape)}")
+            _check_finite("z0", z0, "start from a finite code (or leave z0=None for zeros)")
         self.z0 = torch.zeros(shape, dtype=x.dtype, device=x.device) if z0 is None else z0
         self.atoms = math.prod(shape[len(shape) - self.nd :])
 
@@ -100,10 +126,25 @@ class _Problem:
         return self.op.adjoint(self.x - dz)
 
     def step(self, step: float | None, power_iters: int) -> Tensor:
+        """The fixed step mu: ``step`` (checked) or 0.99 / L_hat (L_hat checked)."""
         if step is None:
-            step = 0.99 / self.op.norm_sq(power_iters, like=self.x)
-        elif not step > 0:
-            raise ValueError(f"step must be > 0, got {step}")
+            lipschitz = self.op.norm_sq(power_iters, like=self.x)
+            step = 0.99 / lipschitz if lipschitz > 0 else math.inf
+            if not 0 < step < math.inf:
+                raise ValueError(
+                    f"the estimate of ||D||^2 is {lipschitz}, so no step 0.99 / ||D||^2 exists; rescale D "
+                    "(e.g. unit-norm atoms) or pass step=..."
+                )
+        else:
+            if isinstance(step, Tensor) and step.numel() == 1:
+                step = step.item()
+            if isinstance(step, bool) or not isinstance(step, numbers.Real):
+                raise TypeError(f"step must be a number or None (0.99 / ||D||^2), got {step!r}")
+            if not (math.isfinite(step) and step > 0):
+                raise ValueError(
+                    f"step must be a finite number > 0, got {step}; leave step=None for 0.99 / ||D||^2, "
+                    "the largest step that keeps the objective decreasing"
+                )
         return torch.tensor(float(step), dtype=self.x.dtype, device=self.x.device)
 
     def check_l0(self, lam: float | None, k: int | None) -> None:
@@ -201,6 +242,8 @@ def _momentum_rule(rho: Rho | None, n: int, prob: _Problem) -> Momentum:
     for j in range(n):
         t_next = (1 + math.sqrt(1 + 4 * t * t)) / 2
         values.append((t - 1) / t_next if rho is None else float(rho(j)))
+        if not math.isfinite(values[-1]):
+            raise ValueError(f"rho({j}) = {values[-1]}: the momentum values must be finite numbers")
         t = t_next
     table = prob.x.new_tensor(values)
     return lambda j, dz, dz_prev: table[j]
@@ -298,8 +341,8 @@ def niht(
     """
     prob = _Problem(D, x, z0, n_iter)
     prob.check_l0(lam, sparsity)
-    if not 0 < c < 1 or not kappa > 1 / (1 - c):
-        raise ValueError(f"need 0 < c < 1 and kappa > 1 / (1 - c), got c={c}, kappa={kappa}")
+    if not 0 < c < 1 or not (math.isfinite(kappa) and kappa > 1 / (1 - c)):
+        raise ValueError(f"need 0 < c < 1 and a finite kappa > 1 / (1 - c), got c={c}, kappa={kappa}")
     thresh, penalty = _l0_prox(prob, lam, sparsity)
     update = _normalized_step(prob, thresh, sparsity, c, kappa)
     return _proximal_gradient(prob, update, penalty, n_iter, None, False, (return_iterates, track_support))

@@ -15,10 +15,24 @@ Definitions (paper eqs. 3, 5, 6; the sigmoidal one sign-symmetric as in the auth
 T interpolates between the two: away from |x| = theta it equals H for alpha = 0 and S for alpha = 1,
 while staying smooth (differentiable in x and theta), which is what lets the LZSC block learn theta.
 Introduced in ``notebooks/03_thresholds.ipynb``.
+
+Argument checks (``ValueError`` naming the parameter): theta must be a finite cut-off >= 0, alpha a
+number in [0, 1] and gamma a finite number > 0. The rule that keeps checks out of training's hot path:
+
+- Python numbers (theta, alpha, gamma) are always checked: that is free.
+- A tensor theta is checked by the public functions (:func:`hard_threshold`, :func:`soft_threshold`,
+  :func:`sigmoidal_threshold`, :func:`threshold`, and so the modules' ``forward``) only when it is on
+  the CPU and does not require grad. A theta on an accelerator, or one being learned, is not
+  inspected: reading its values would force a host synchronisation on every call inside a network's
+  forward pass. Such a theta comes from a parametrisation that keeps it valid (the LZSC and LCSC
+  blocks use softplus), and the module constructors check the initial value.
+- :func:`threshold_kernel` returns the unchecked operators, for loops that have checked once.
 """
 
 from __future__ import annotations
 
+import math
+import numbers
 from collections.abc import Callable
 from typing import Literal
 
@@ -40,14 +54,32 @@ __all__ = [
 
 
 def _check(x: Tensor, theta: Tensor | float) -> Tensor:
+    """Check ``x`` and ``theta`` (as the module docstring says) and return theta as a tensor like ``x``."""
     if not isinstance(x, Tensor):
         raise TypeError(f"x must be a torch.Tensor, got {type(x).__name__}")
     if not torch.is_floating_point(x):
         raise TypeError(f"x must be a floating-point tensor, got dtype {x.dtype}; convert with x.float()")
-    theta_t = torch.as_tensor(theta, dtype=x.dtype, device=x.device)
-    if torch.any(theta_t < 0):
-        raise ValueError(f"theta is a cut-off on |x| and must be >= 0, got {theta}")
-    return theta_t
+    if not isinstance(theta, Tensor):
+        _check_cutoff(theta)
+    elif theta.device.type == "cpu" and not theta.requires_grad:
+        bad = int((~torch.isfinite(theta) | (theta < 0)).sum())
+        if bad:
+            raise ValueError(
+                f"theta is a cut-off on |x| and must be finite and >= 0, but {bad} of its {theta.numel()} "
+                "values are NaN, infinite or negative; fix them (keep a learned theta valid with softplus)"
+            )
+    return torch.as_tensor(theta, dtype=x.dtype, device=x.device)
+
+
+def _check_cutoff(theta: float) -> None:
+    """Refuse a cut-off given as a number that is not finite and >= 0."""
+    if isinstance(theta, bool) or not isinstance(theta, numbers.Real):
+        raise TypeError(f"theta must be a number or a tensor, got {type(theta).__name__}")
+    if not (math.isfinite(theta) and theta >= 0):
+        raise ValueError(
+            f"theta is a cut-off on |x| and must be a finite number >= 0, got {theta}; "
+            "0 keeps every value, larger values zero more of them"
+        )
 
 
 def hard_threshold(x: Tensor, theta: Tensor | float) -> Tensor:
@@ -85,8 +117,15 @@ def sigmoidal_threshold(x: Tensor, theta: Tensor | float, alpha: float = 0.1, ga
 def threshold(
     kind: str, x: Tensor, theta: Tensor | float, alpha: float = 0.1, gamma: float = 100.0
 ) -> Tensor:
-    """Apply the threshold named ``kind`` ("hard", "soft" or "sigmoidal") with cut-off ``theta``."""
-    return threshold_kernel(kind)(x, _check(x, theta), alpha, gamma)
+    """Apply the threshold named ``kind`` ("hard", "soft" or "sigmoidal") with cut-off ``theta``.
+
+    ``alpha`` and ``gamma`` are used (and checked) by the sigmoidal threshold only.
+    """
+    kernel = threshold_kernel(kind)
+    theta_t = _check(x, theta)
+    if kind == "sigmoidal":
+        _check_shape_params(alpha, gamma)
+    return kernel(x, theta_t, alpha, gamma)
 
 
 def _hard(x: Tensor, theta: Tensor, alpha: float = 0.0, gamma: float = 0.0) -> Tensor:
@@ -120,10 +159,14 @@ def threshold_kernel(kind: ThresholdKind) -> Callable[[Tensor, Tensor, float, fl
 
 
 def _check_shape_params(alpha: float, gamma: float) -> None:
+    """Refuse an alpha outside [0, 1] and a gamma that is not a finite number > 0 (NaN included)."""
     if not 0.0 <= alpha <= 1.0:
-        raise ValueError(f"alpha must lie in [0, 1], got {alpha}")
-    if gamma <= 0:
-        raise ValueError(f"gamma must be > 0, got {gamma}")
+        raise ValueError(f"alpha must lie in [0, 1] (0: like hard, 1: like soft), got {alpha}")
+    if not (math.isfinite(gamma) and gamma > 0):
+        raise ValueError(
+            f"gamma is the steepness at the cut-off and must be a finite number > 0, got {gamma}; "
+            "use the hard threshold for an infinitely steep step"
+        )
 
 
 class _Threshold(nn.Module):
@@ -131,8 +174,7 @@ class _Threshold(nn.Module):
 
     def __init__(self, theta: float = 0.1, learnable: bool = False) -> None:
         super().__init__()
-        if theta < 0:
-            raise ValueError(f"theta is a cut-off and must be >= 0, got {theta}")
+        _check_cutoff(theta)
         value = torch.tensor(float(theta))
         if learnable:
             self.theta = nn.Parameter(value)

@@ -199,13 +199,11 @@ def test_to_gray_u8_is_opencv_fixed_point() -> None:
     rng = np.random.default_rng(5)
     rgb = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)
     r, g, b = (rgb[..., i].astype(np.int64) for i in range(3))
-    np.testing.assert_array_equal(to_gray_u8(rgb), (4899 * r + 9617 * g + 1868 * b + 8192) >> 14)
+    np.testing.assert_array_equal(to_gray_u8(rgb), (9798 * r + 19235 * g + 3735 * b + 16384) >> 15)
+    # OpenCV's weights since at least 4.5.5 (checked on all 2^24 colours with 4.5.5, 4.8, 4.10-4.12, 5.1;
+    # tests/test_readers.py): the 14-bit 4899 / 9617 / 1868 often quoted differ on 0.26 % of colours.
     opencv = cv2.cvtColor(np.ascontiguousarray(rgb[..., ::-1]), cv2.COLOR_BGR2GRAY).astype(np.float64)
-    # OpenCV 4 uses these 14-bit weights exactly; OpenCV 5 moved to 15-bit ones (off by 1 on ~0.3 %).
-    if int(cv2.__version__.split(".")[0]) < 5:
-        np.testing.assert_array_equal(to_gray_u8(rgb), opencv)
-    assert np.abs(to_gray_u8(rgb) - opencv).max() <= 1
-    assert np.mean(to_gray_u8(rgb) != opencv) < 0.01
+    np.testing.assert_array_equal(to_gray_u8(rgb), opencv)
     grey = np.repeat(rng.integers(0, 256, (32, 32, 1), dtype=np.uint8), 3, axis=2)
     np.testing.assert_array_equal(to_gray_u8(grey), cv2.cvtColor(grey, cv2.COLOR_BGR2GRAY))
     with pytest.raises(ValueError, match="uint8"):

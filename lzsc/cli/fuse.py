@@ -43,27 +43,58 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="how sources become grey: 'standard' (RGB decode + OpenCV BGR->GRAY, what the metrics "
         "read; default) or 'release' (OpenCV's grey-mode decode, as the release's test code reads)",
     )
+    p.add_argument(
+        "--tile",
+        type=_tile_size,
+        default=1024,
+        help="largest image side fused in one piece (default 1024, about 1.3 GB for the released FNet on a "
+        "CPU); larger images are fused in overlapping tiles within 1 grey level of one-piece fusion. "
+        "Lower it if memory runs short, raise it to fuse larger images in one piece",
+    )
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_backend_option(p)
     p.set_defaults(func=run)
 
 
+def _tile_size(text: str) -> int:
+    """``--tile``: an image side of at least 128 pixels (tiles keep 32 pixels of context on each side)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") from None
+    if value < 128:
+        raise argparse.ArgumentTypeError(f"must be at least 128 pixels, got {value}")
+    return value
+
+
 def run(args: argparse.Namespace) -> int:
-    from ..fusion import fuse_files, fuse_folder
+    from ..fusion import check_output_file, fuse_files, fuse_folder
     from ..io import ImageError, save_image
 
     if args.a.is_dir() != args.b.is_dir():
         print("error: give two files or two folders, not one of each", file=sys.stderr)
         return 2
+    if not args.a.is_dir():
+        check_output_file(args.out, (args.a, args.b))
     model = load_model(args.checkpoint, args.device, args.backend)
     if args.a.is_dir():
         report = fuse_folder(
-            model, args.a, args.b, args.out, args.color, args.ycbcr, args.keep_ext, reader=args.reader
+            model,
+            args.a,
+            args.b,
+            args.out,
+            args.color,
+            args.ycbcr,
+            args.keep_ext,
+            reader=args.reader,
+            tile=args.tile,
         )
         print(report.summary())
         return 0 if report.ok else 1
     try:
-        fused = fuse_files(model, args.a, args.b, color=args.color, ycbcr=args.ycbcr, reader=args.reader)
+        fused = fuse_files(
+            model, args.a, args.b, color=args.color, ycbcr=args.ycbcr, reader=args.reader, tile=args.tile
+        )
     except ImageError as err:
         print(f"error: {err}", file=sys.stderr)
         return 1

@@ -1,21 +1,36 @@
-"""Input checks shared by every metric, and the evaluator's colour -> grey reader.
+"""Input checks shared by every metric, the undefined-value warning, and the evaluator's grey reader.
 
 Every metric takes 2-D arrays of 8-bit grey values (0..255) as numpy arrays or torch tensors of any
 real dtype; they are converted once to float64 numpy arrays here. Bad inputs raise ``ValueError``
 (``TypeError`` for objects that are not arrays at all) with a message that says what was wrong and
-what to do about it.
+what to do about it: a non-real dtype, a shape that is not (H, W) or is too small, NaN or infinite
+values, values outside 0..255, images of different shapes, and [0, 1] data. An image is taken for
+[0, 1] data when its maximum is at most 1 and some value is not an integer: an 8-bit image is made of
+integers, so a dark 8-bit image with levels 0 and 1 only passes, while a network output in [0, 1]
+(fractional values) is refused. A [0, 1] image holding only the values 0 and 1 cannot be told from
+an 8-bit one and is measured as 8-bit levels 0 and 1.
+
+Where a metric is undefined on a degenerate input (see each metric's docstring and the table in
+``docs/conventions.md``), it returns NaN through :func:`undefined`, which warns with a
+``RuntimeWarning`` naming the metric and the reason.
 """
 
 from __future__ import annotations
+
+import math
+import os
+import sys
+import warnings
+from pathlib import Path
 
 import numpy as np
 import torch
 
 from ..io import rgb_to_gray_u8
 
-__all__ = ["as_gray_image", "check_pair", "check_triplet", "to_gray_u8"]
+__all__ = ["as_gray_image", "check_pair", "check_triplet", "is_constant", "to_gray_u8", "undefined"]
 
-# OpenCV's fixed-point BGR -> GRAY weights for 8-bit images (imgproc, yuv_shift = 14).
+_PACKAGE_DIR = str(Path(__file__).resolve().parent) + os.sep
 
 
 def as_gray_image(x: object, name: str = "image", min_side: int = 1) -> np.ndarray:
@@ -56,7 +71,29 @@ def as_gray_image(x: object, name: str = "image", min_side: int = 1) -> np.ndarr
             f"{name} has values in [{lo:g}, {hi:g}] but metrics expect 8-bit grey levels in 0..255; "
             "clip to 0..255 (a [0, 1] network output: clip, multiply by 255 and round, as a saved image)"
         )
+    if hi <= 1.0 and not np.array_equal(img, np.rint(img)):
+        raise ValueError(
+            f"{name} has fractional values in [{lo:g}, {hi:g}]: it looks like [0, 1] data; multiply by 255 "
+            "(and round, as a saved 8-bit image) before measuring: metrics expect grey levels 0..255"
+        )
     return img
+
+
+def is_constant(img: np.ndarray) -> bool:
+    """Whether a checked image has a single value."""
+    return bool(img.min() == img.max())
+
+
+def undefined(metric: str, why: str) -> float:
+    """Warn that ``metric`` is undefined on this input (a ``RuntimeWarning`` saying why) and return NaN.
+
+    The warning points at the first caller outside ``lzsc.metrics``, i.e. at the user's call.
+    """
+    level, frame = 2, sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename.startswith(_PACKAGE_DIR):
+        level, frame = level + 1, frame.f_back
+    warnings.warn(f"{metric} is undefined (NaN): {why}", RuntimeWarning, stacklevel=level)
+    return math.nan
 
 
 def check_pair(x: object, y: object, names: tuple[str, str], min_side: int = 1) -> tuple[np.ndarray, ...]:
@@ -84,11 +121,12 @@ def _check_same_shape(images: list[np.ndarray], names: tuple[str, ...]) -> tuple
 def to_gray_u8(rgb: object) -> np.ndarray:
     """OpenCV's 8-bit BGR -> GRAY conversion of an RGB image, as float64 grey values 0..255.
 
-    ``Y = (4899 R + 9617 G + 1868 B + 8192) >> 14`` on uint8 (H, W, 3) arrays in R, G, B channel order
-    (as PIL reads files), i.e. ``cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)`` of OpenCV 4.x. OpenCV 5 uses
-    15-bit weights and the CDDFuse reader converts float32 values before rounding; both differ from this
-    by at most one grey level on a small fraction of colour pixels, and not at all on grey (R = G = B)
-    images. A 2-D uint8 array is already grey and is returned as float64.
+    ``Y = (9798 R + 19235 G + 3735 B + 2^14) >> 15`` on uint8 (H, W, 3) arrays in R, G, B channel order
+    (as PIL reads files), i.e. ``cv2.cvtColor(bgr, cv2.COLOR_BGR2GRAY)`` bit for bit
+    (:func:`lzsc.io.rgb_to_gray_u8`). The 14-bit weights 4899 / 9617 / 1868 of older write-ups, and the
+    CDDFuse reader's float32 conversion, differ from it by at most one grey level on a small fraction of
+    colour pixels, and not at all on grey (R = G = B) images. A 2-D uint8 array is already grey and is
+    returned as float64.
     """
     if isinstance(rgb, torch.Tensor):
         rgb = rgb.detach().cpu().numpy()

@@ -20,7 +20,10 @@ Degenerate cases, where the MATLAB code gives NaN (and so a NaN image score), ar
 - where G2 * X_csf is exactly 0 (an all-zero neighbourhood) the contrast C is 0;
 - Q_XF = 1 where C'_X = C'_F = 0 (no contrast to preserve, none added), and 0 where exactly one of
   them is 0 (MATLAB's masked formula computes inf * 0 = NaN there);
-- lambda_A = lambda_B = 1/2 where C'_A = C'_B = 0.
+- lambda_A = lambda_B = 1/2 where C'_A = C'_B = 0;
+- Qcb is NaN, with a ``RuntimeWarning``, when C'_A = C'_B = 0 everywhere (both sources constant, for
+  example): with no source contrast anywhere the score would only say whether F is flat too (1) or
+  not (0).
 
 Where MATLAB's value is finite these rules change nothing. Near-zero but non-zero values are NOT
 guarded: far from the object of a medical image, X_csf is FFT rounding noise (~1e-14), and C is the
@@ -38,7 +41,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
-from lzsc.metrics.checks import check_triplet
+from lzsc.metrics.checks import check_triplet, undefined
 from lzsc.metrics.filters import correlate
 
 __all__ = ["contrast_map", "qcb", "qcb_from_contrasts"]
@@ -97,6 +100,10 @@ def _ratio(num: np.ndarray, den: np.ndarray, both_zero: float) -> np.ndarray:
 
 def qcb_from_contrasts(c_a: np.ndarray, c_b: np.ndarray, c_f: np.ndarray) -> float:
     """Qcb from the masked contrasts C' of A, B and F (see the module docstring)."""
+    if not (c_a.any() or c_b.any()):
+        return undefined(
+            "Qcb", "neither source has any contrast (both constant?): there is nothing to preserve"
+        )
     q_af = _ratio(np.minimum(c_a, c_f), np.maximum(c_a, c_f), 1.0)
     q_bf = _ratio(np.minimum(c_b, c_f), np.maximum(c_b, c_f), 1.0)
     sa, sb = c_a * c_a, c_b * c_b

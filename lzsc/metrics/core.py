@@ -1,8 +1,8 @@
 """All eleven metrics of one (F, A, B) triplet in one call, sharing the intermediate work.
 
 Shared: the input checks and float64 conversion (once per image), the rounded grey levels and
-histograms (EN, MI, CE), the Sobel responses (Qabf), one batched filtering of F with both sources
-per scale (VIF) and for the local moments (SSIM), and one batched contrast computation (Qcb).
+histograms (EN, MI, CE), one batched filtering of F with both sources per scale (VIF) and for the
+local moments (SSIM), and one batched contrast computation (Qcb).
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import numpy as np
 
 from lzsc.metrics.checks import check_triplet
 from lzsc.metrics.chen_blum import contrast_map, qcb_from_contrasts
-from lzsc.metrics.gradient import average_gradient, qabf_from_edges, sobel_edges, spatial_frequency
+from lzsc.metrics.gradient import average_gradient, qabf_from_images, spatial_frequency
 from lzsc.metrics.information import (
     ce_from_counts,
     entropy_from_counts,
@@ -62,7 +62,7 @@ def compute_all(f: object, a: object, b: object, protocol: ProtocolName = "defau
     hist_f, hist_a, hist_b = joint_fa.sum(axis=1), joint_fa.sum(axis=0), joint_fb.sum(axis=0)
 
     c_a, c_b, c_f = contrast_map(np.stack([a, b, f]))
-    ce_total = ce_from_counts(hist_a, hist_f) + ce_from_counts(hist_b, hist_f)
+    ce_total = ce_from_counts(hist_a, hist_f, "A") + ce_from_counts(hist_b, hist_f, "B")
     out = {
         "EN": entropy_from_counts(hist_f),
         "SD": float(np.std(f)),
@@ -71,8 +71,8 @@ def compute_all(f: object, a: object, b: object, protocol: ProtocolName = "defau
         "MI": mi_from_joint(joint_fa) + mi_from_joint(joint_fb),
         "CE": ce_total / 2.0 if rules.ce_reduction == "mean" else ce_total,
         "SCD": pearson(a, f - b) + pearson(b, f - a),
-        "VIF": sum(vif_many([a, b], f)),
-        "Qabf": qabf_from_edges(sobel_edges(a), sobel_edges(b), sobel_edges(f)),
+        "VIF": sum(vif_many([a, b], f, ("A", "B", "F"))),
+        "Qabf": qabf_from_images(f, a, b),
         "Qcb": qcb_from_contrasts(c_a, c_b, c_f),
         "SSIM": sum(ssim_from_moments(ssim_moments(f, [a, b]), rules.ssim_data_range)),
     }

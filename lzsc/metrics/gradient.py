@@ -6,7 +6,7 @@ import math
 
 import numpy as np
 
-from lzsc.metrics.checks import as_gray_image, check_triplet
+from lzsc.metrics.checks import as_gray_image, check_triplet, is_constant, undefined
 
 __all__ = ["ag", "qabf", "sf"]
 
@@ -74,16 +74,18 @@ def edge_preservation(g_x: np.ndarray, a_x: np.ndarray, g_f: np.ndarray, a_f: np
     return q_g * q_a
 
 
-def qabf_from_edges(
-    edges_a: tuple[np.ndarray, np.ndarray],
-    edges_b: tuple[np.ndarray, np.ndarray],
-    edges_f: tuple[np.ndarray, np.ndarray],
-) -> float:
-    """Qabf = sum(Q_AF g_A + Q_BF g_B) / sum(g_A + g_B) from precomputed :func:`sobel_edges`."""
-    (g_a, a_a), (g_b, a_b), (g_f, a_f) = edges_a, edges_b, edges_f
+def qabf_from_images(f: np.ndarray, a: np.ndarray, b: np.ndarray) -> float:
+    """Qabf of checked float64 images F, A, B (see :func:`qabf`)."""
+    if is_constant(a) and is_constant(b):
+        return undefined(
+            "Qabf",
+            "both sources are constant: they have no edge to preserve (their only Sobel responses "
+            "are the zero padding's artefacts at the image border)",
+        )
+    (g_a, a_a), (g_b, a_b), (g_f, a_f) = sobel_edges(a), sobel_edges(b), sobel_edges(f)
     den = float(np.sum(g_a + g_b))
     if den == 0.0:
-        return math.nan
+        return undefined("Qabf", "neither source has a Sobel edge anywhere")
     q_af = edge_preservation(g_a, a_a, g_f, a_f)
     q_bf = edge_preservation(g_b, a_b, g_f, a_f)
     return float(np.sum(q_af * g_a + q_bf * g_b)) / den
@@ -93,7 +95,11 @@ def qabf(f: object, a: object, b: object) -> float:
     """Xydeas-Petrovic edge-preservation metric Qabf (0..1, higher is better).
 
     Qabf = sum(Q_AF g_A + Q_BF g_B) / sum(g_A + g_B) with Sobel edge strengths g and the per-pixel
-    preservation Q_XF of :func:`edge_preservation`. Undefined (NaN) when neither source has an edge.
+    preservation Q_XF of :func:`edge_preservation`. Undefined: NaN with a ``RuntimeWarning`` when
+    neither source has an edge, i.e. both sources are constant (a constant non-zero image has Sobel
+    responses only at the zero-padded border, which F = the same constant would "preserve" to 0.975)
+    or their Sobel responses vanish everywhere. A constant F against sources with edges gets the
+    formula's (low) value.
     """
     f, a, b = check_triplet(f, a, b)
-    return qabf_from_edges(sobel_edges(a), sobel_edges(b), sobel_edges(f))
+    return qabf_from_images(f, a, b)

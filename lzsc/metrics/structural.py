@@ -74,6 +74,8 @@ def ssim_pair(x: object, y: object, data_range: float = 255.0) -> float:
     7 x 7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance (N / (N - 1)), C1 = (K1 L)^2,
     C2 = (K2 L)^2 with L = ``data_range``; SSIM = (2 mu_x mu_y + C1)(2 s_xy + C2) /
     ((mu_x^2 + mu_y^2 + C1)(s_x^2 + s_y^2 + C2)), averaged over the positions where the window fits.
+    C1 and C2 keep it defined on constant images: two equal constant images give 1, a constant image
+    against a textured one a value well below 1.
     """
     data_range = _check_range(data_range)
     x, y = check_pair(x, y, ("X", "Y"), min_side=SSIM_WIN)

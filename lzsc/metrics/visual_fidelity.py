@@ -10,7 +10,12 @@ column kept. Local statistics are then 'valid'-filtered with the same window::
 
 with the guards of the reference code: negative variances -> 0; where s_1^2 < 1e-10: g = 0,
 sv^2 = s_2^2, s_1^2 = 0; where s_2^2 < 1e-10: g = 0, sv^2 = 0; where g < 0: sv^2 = s_2^2, g = 0;
-sv^2 floored at 1e-10. VIF = num / den, and 1.0 when that is NaN (0 / 0 for a constant reference).
+sv^2 floored at 1e-10. VIF = num / den.
+
+A reference with no variance at any scale (a constant one) gives 0 / 0. The reference code returns
+1.0 there, which would score a constant source as perfectly preserved whatever F is (and make a
+two-source VIF of 2 with two constant sources); here it is NaN, with a ``RuntimeWarning``. A constant
+F against a textured reference gives 0 (nothing preserved), F = the reference gives 1.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from lzsc.metrics.checks import check_pair, check_triplet
+from lzsc.metrics.checks import check_pair, check_triplet, undefined
 from lzsc.metrics.filters import correlate
 
 __all__ = ["VIF_MIN_SIDE", "vif", "vif_pair"]
@@ -44,8 +49,12 @@ def gaussian_window(n: int) -> np.ndarray:
     return g / g.sum()
 
 
-def vif_many(refs: Sequence[np.ndarray], dist: np.ndarray) -> list[float]:
-    """VIF(ref -> dist) for each reference, sharing the filtering of ``dist`` (checked float64 arrays)."""
+def vif_many(refs: Sequence[np.ndarray], dist: np.ndarray, names: Sequence[str]) -> list[float]:
+    """VIF(ref -> dist) for each reference, sharing the filtering of ``dist`` (checked float64 arrays).
+
+    ``names`` (one per reference, then the distorted image's) name the terms in the warning of a
+    constant reference.
+    """
     n = len(refs)
     stack = np.stack([*refs, dist])
     num = np.zeros(n)
@@ -64,9 +73,13 @@ def vif_many(refs: Sequence[np.ndarray], dist: np.ndarray) -> list[float]:
         num_s, den_s = _vif_terms(s1, s2, s12)
         num += num_s
         den += den_s
-    with np.errstate(invalid="ignore"):
-        values = num / den
-    return [1.0 if np.isnan(v) else float(v) for v in values]
+    *ref_names, dist_name = names
+    return [
+        float(nu / de)
+        if de > 0
+        else undefined(f"VIF({r} -> {dist_name})", f"{r} is constant (no information)")
+        for nu, de, r in zip(num, den, ref_names, strict=True)
+    ]
 
 
 def _vif_terms(s1: np.ndarray, s2: np.ndarray, s12: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -95,10 +108,10 @@ def vif_pair(ref: object, dist: object) -> float:
     See the module docstring for the formula. Needs images of at least 41 x 41 pixels.
     """
     ref, dist = check_pair(ref, dist, ("ref", "dist"), min_side=VIF_MIN_SIDE)
-    return vif_many([ref], dist)[0]
+    return vif_many([ref], dist, ("ref", "dist"))[0]
 
 
 def vif(f: object, a: object, b: object) -> float:
     """VIF = VIF(A -> F) + VIF(B -> F), the paper's (CDDFuse's) sum over the two sources."""
     f, a, b = check_triplet(f, a, b, min_side=VIF_MIN_SIDE)
-    return sum(vif_many([a, b], f))
+    return sum(vif_many([a, b], f, ("A", "B", "F")))
