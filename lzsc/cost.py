@@ -40,8 +40,9 @@ def _on_backend(model: nn.Module, backend: str) -> nn.Module:
     return model
 
 
-def count_macs(model: nn.Module, size: int = 320) -> int:
-    """Multiply-accumulates of one forward pass on a (1, 1, size, size) pair: FlopCounterMode FLOPs / 2.
+def count_macs(model: nn.Module, size: int = 320, inputs: int = 2) -> int:
+    """Multiply-accumulates of one forward pass on ``inputs`` (1, 1, size, size) images (a pair for
+    FNet, one fused image for IFNet): FlopCounterMode FLOPs / 2.
 
     Counted on a copy of the model on the ``meta`` device, on its reference backend (the arithmetic
     every backend computes); convolutions and matrix products are counted, elementwise work
@@ -54,7 +55,7 @@ def count_macs(model: nn.Module, size: int = 320) -> int:
         meta.set_backend("reference")
     a = torch.zeros(1, 1, size, size, device="meta")
     with FlopCounterMode(display=False) as counter, torch.no_grad():
-        meta(a, a.clone())
+        meta(*(a.clone() for _ in range(inputs)))
     return counter.get_total_flops() // 2
 
 

@@ -13,12 +13,10 @@ from lzsc.ablations import (
     ABLATIONS,
     BASELINE,
     SCALES,
-    AblationRun,
     AblationScale,
-    DirectionTable,
+    AblationStudy,
     ablation_config,
     binomial_tail,
-    compare_directions,
     model_diff,
     overview,
     paper_directions,
@@ -159,49 +157,36 @@ def test_paper_directions():
     assert paper[("TNO", "MI", "AE1")]["delta"] == pytest.approx(-0.22)
 
 
-def _run(name, mi, ce):
-    return AblationRun(name, "", {}, {"TNO": {"MI": mi, "CE": ce}}, {"TNO": 1}, "paper", "test", 0.0, 0.0)
+def _study(values: dict[str, tuple[list[float], list[float]]], dataset: str = "TNO") -> AblationStudy:
+    """A study from {config: (MI values over seeds, CE values over seeds)}."""
+    rows = [
+        {"config": name, "seed": seed, "dataset": dataset, "metric": metric, "value": v}
+        for name, (mi, ce) in values.items()
+        for metric, series in (("MI", mi), ("CE", ce))
+        for seed, v in enumerate(series)
+    ]
+    return AblationStudy(rows, "unit test")
 
 
-def test_compare_directions_counts():
-    runs = {
-        BASELINE: _run(BASELINE, 2.0, 2.0),
-        "AE1": _run("AE1", 1.5, 2.5),  # MI worse (paper worse: agree), CE worse (paper worse: agree)
-        "AE2": _run("AE2", 2.001, 1.0),  # MI tie (paper tie: not counted), CE better (unaligned: not counted)
-    }
-    table = compare_directions(runs, metrics=("MI", "CE"), paper=paper_directions(ROWS), scale="unit test")
-    assert isinstance(table, DirectionTable)
-    assert len(table.rows) == 4
-    total = table.agreement()
-    assert {k: total[k] for k in ("cells", "agree", "disagree", "ours_tie", "rate")} == {
-        "cells": 2,
-        "agree": 2,
-        "disagree": 0,
-        "ours_tie": 0,
-        "rate": 1.0,
-    }
-    assert total["p_chance"] == pytest.approx(0.25)
-    summary = table.summary()
-    assert "2 of 2 counted cells (100%)" in summary
-    assert "more than 50% of their cells: AE1." in summary
-    assert "No counted cell" in summary
-    by = {r["ablation"]: r for r in table.by_ablation()}
-    assert by["AE1"]["agree"] == 2
+def test_study_uses_the_papers_aligned_directions():
+    study = _study(
+        {
+            BASELINE: ([2.0, 2.1, 2.2], [2.0, 2.1, 2.2]),
+            "AE1": ([1.5, 1.6, 1.7], [2.5, 2.6, 2.7]),  # MI and CE worse: the paper's direction (agree)
+            "AE2": ([2.0, 2.1, 2.3], [1.0, 1.1, 1.2]),  # MI: paper tie; CE: paper row not aligned
+        }
+    )
+    study.paper = paper_directions(ROWS)
+    effects = {(e["ablation"], e["metric"]): e for e in study.effects(("MI", "CE"))}
+    assert effects[("AE1", "MI")]["verdict"] == "agree"
+    assert effects[("AE1", "CE")]["verdict"] == "agree"
+    assert effects[("AE1", "MI")]["effect_pct"] == pytest.approx(-100 * 0.5 / 2.1)
+    assert effects[("AE2", "MI")]["verdict"] == "no paper direction"  # the paper shows a tie
+    assert effects[("AE2", "CE")]["verdict"] == "no paper direction"  # its row's alignment is uncertain
+    by = {r["ablation"]: r for r in study.by_ablation(("MI", "CE"))}
+    assert (by["AE1"]["agree"], by["AE1"]["cells"]) == (2, 2)
     assert by["AE2"]["cells"] == 0
-    assert math.isnan(by["AE2"]["rate"])
-    row = next(r for r in table.rows if r["ablation"] == "AE1" and r["metric"] == "MI")
-    assert row["rel_pct"] == pytest.approx(-25.0)
-    assert "2/2" in str(table)
-    assert "unit test" in table._repr_html_()
-    runs["AE1"] = _run("AE1", 2.5, 1.5)  # both opposite to the paper
-    table = compare_directions(runs, metrics=("MI", "CE"), paper=paper_directions(ROWS))
-    assert table.agreement()["disagree"] == 2
-    with pytest.raises(KeyError, match=BASELINE):
-        compare_directions({"AE1": runs["AE1"]}, paper={})
-    unknown = compare_directions(runs, metrics=("MI", "CE"), paper={})  # Table III not found
-    assert unknown.agreement()["cells"] == 0
-    assert "paper_table3_ablation.csv" in unknown.summary()
-    assert "LZSC_REFERENCE" in unknown.summary()
+    assert by["AE2"]["outcome"] == "cannot resolve"
 
 
 def test_binomial_tail():
@@ -231,13 +216,11 @@ def test_synthetic_direction_is_the_papers_majority():
             "note": "",
         },
     ]
-    runs = {
-        BASELINE: AblationRun(BASELINE, "", {}, {"synthetic": {"MI": 1.0}}, {}, "default", "t", 0, 0),
-        "AE1": AblationRun("AE1", "", {}, {"synthetic": {"MI": 0.5}}, {}, "default", "t", 0, 0),
-    }
-    table = compare_directions(runs, metrics=("MI",), paper=paper_directions(rows))
-    assert table.rows[0]["paper"] == "worse"
-    assert table.agreement()["agree"] == 1
+    study = _study({BASELINE: ([1.0, 1.1], [1.0, 1.0]), "AE1": ([0.5, 0.6], [1.0, 1.0])}, "synthetic")
+    study.paper = paper_directions(rows)
+    (effect,) = (e for e in study.effects(("MI",)) if e["ablation"] == "AE1")
+    assert effect["paper"] == "worse"
+    assert effect["verdict"] == "agree"
 
 
 def test_run_ablation_synthetic(tmp_path, monkeypatch):

@@ -12,7 +12,7 @@ from lzsc.baselines import MeanFusion
 from lzsc.cost import count_macs, model_cost
 from lzsc.evaluation import model_hash
 from lzsc.fusion import module_device
-from lzsc.models import FNet, FNetConfig
+from lzsc.models import FNet, FNetConfig, IFNet, IFNetConfig
 from lzsc.unrolled import LZSCConfig
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -40,6 +40,13 @@ def test_macs_are_weights_times_pixels() -> None:
     net = FNet(FNetConfig(block=LZSCConfig(n_filters=4, kernel_size=3, n_iter=2)))
     weights = sum(p.numel() for p in net.parameters() if p.dim() == 4)
     assert count_macs(net, 16) == weights * 16 * 16
+
+
+def test_macs_of_a_one_input_model() -> None:
+    """IFNet takes the fused image alone: ``inputs=1``; its convolutions count once per pixel too."""
+    net = IFNet(IFNetConfig(block=LZSCConfig(n_filters=4, kernel_size=3, n_iter=2)))
+    weights = sum(p.numel() for p in net.parameters() if p.dim() == 4)
+    assert count_macs(net, 16, inputs=1) == weights * 16 * 16
 
 
 def test_model_cost_times_a_copy_on_the_backend() -> None:

@@ -15,10 +15,13 @@ same base configuration as the full FNet: no code fork. The package has one modu
   ablation (optionally in worker processes); :func:`check_runs` and :func:`baseline_report` check and
   report them. Every configuration of one scale trains from the same seed and the same data stream.
   Without ``LZSC_DATA`` training and evaluation use synthetic MCSC pairs.
+- :mod:`~lzsc.ablations.study`: :func:`run_study` trains every configuration under several seeds;
+  :class:`AblationStudy` takes the baseline's seed spread as the noise floor and gives each cell the
+  verdict agree / opposite / within noise (:func:`cell_verdict`, one stated rule) and each ablation one
+  outcome (supports / contradicts / cannot resolve). This replaces counting single-seed directions.
 - :mod:`~lzsc.ablations.directions`: :func:`paper_directions` reads the paper's direction of change
   (ablation vs full FNet) from Table III (``paper_table3_ablation.csv``; rows whose alignment in the
-  source is uncertain are flagged), and :func:`compare_directions` sets ours next to it in a
-  :class:`DirectionTable`.
+  source is uncertain are flagged).
 
 Introduced in ``notebooks/10_ablations.ipynb``.
 """
@@ -33,9 +36,10 @@ from .configs import (
     train_diff,
 )
 from .configs import PAPER_BASELINE as PAPER_BASELINE  # importable, not in __all__ (as before)
-from .directions import DirectionTable, binomial_tail, compare_directions, paper_directions
+from .directions import binomial_tail, paper_directions
 from .runs import AblationRun, baseline_report, check_runs, run_ablation, run_ablations
 from .scales import SCALES, AblationScale
+from .study import AblationStudy, cell_verdict, chance_separation, run_study
 
 __all__ = [
     "ABLATIONS",
@@ -44,16 +48,18 @@ __all__ = [
     "Ablation",
     "AblationRun",
     "AblationScale",
-    "DirectionTable",
+    "AblationStudy",
     "ablation_config",
     "baseline_report",
     "binomial_tail",
+    "cell_verdict",
+    "chance_separation",
     "check_runs",
-    "compare_directions",
     "model_diff",
     "overview",
     "paper_directions",
     "run_ablation",
     "run_ablations",
+    "run_study",
     "train_diff",
 ]

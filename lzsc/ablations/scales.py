@@ -1,8 +1,8 @@
 """The scale of an ablation run: the training profile and its overrides, and the evaluation subset.
 
 An :class:`AblationScale` is named (:data:`SCALES`: ``"ci"``, a few CPU minutes for all 16 models;
-``"paper"``, the release's schedule on every test pair); both keep the paper's model except for its
-size.
+``"cpu"``, a larger scale for background CPU runs; ``"paper"``, the release's schedule on every test
+pair); all keep the paper's model except for its size.
 """
 
 from __future__ import annotations
@@ -91,6 +91,25 @@ SCALES: dict[str, AblationScale] = {
         },
         pairs_per_set=1,
     ),
+    "cpu": AblationScale(
+        "cpu",
+        "paper",
+        {
+            "n_filters": 16,
+            "kernel_size": 7,
+            "patch": 48,
+            "batch_size": 4,
+            "steps": 1000,
+            "lr": 3e-3,
+            "ema_decay": 0.99,
+            "device": "cpu",
+            "threads": 1,
+            "channels_last": True,
+            "log_every": 50,
+            "checkpoint_every": 250,
+        },
+        pairs_per_set=2,
+    ),
     "paper": AblationScale("paper", "paper", {}, pairs_per_set=None),
 }
 """Named scales, both on the ``paper`` profile's model (4 iterations, sigmoidal threshold, Nesterov, the
@@ -98,4 +117,7 @@ eq. 26 weights), so that every ablation changes what the paper changed. ``ci`` k
 their evaluation within a few minutes on 2 CPU cores: K = 8 filters of 5x5, 100 steps per stage on
 32x32 crops, lr 3e-3, EMA decay 0.9 (a 10-step time constant; 0.999 would still be 90% the random
 initialisation after 100 steps), one thread and channels_last (fastest for these tiny convolutions on
-a CPU). ``paper`` is the release's schedule (20,000 steps per stage, K = 64 filters of 9x9, GPU)."""
+a CPU). ``cpu`` is the larger scale a background CPU run can afford, to see whether the picture
+sharpens with scale: K = 16 filters of 7x7, 1,000 steps per stage on 48x48 crops, EMA decay 0.99 (a
+100-step time constant), two test pairs per set. ``paper`` is the release's schedule (20,000 steps
+per stage, K = 64 filters of 9x9, GPU)."""

@@ -51,7 +51,7 @@ __all__ = [
 ]
 
 # Reproduction of Table I (08), interpretability (09) and ablations (10).
-from .ablations import plot_agreement, plot_direction_map
+from .ablations import plot_effects, plot_verdicts
 from .interpretability import (
     iterate_viewer,
     plot_activation_histograms,
@@ -68,13 +68,13 @@ __all__ += [
     "gallery_rows",
     "iterate_viewer",
     "plot_activation_histograms",
-    "plot_agreement",
-    "plot_direction_map",
+    "plot_effects",
     "plot_feature_maps",
     "plot_iterates",
     "plot_learned_schedules",
     "plot_ours_vs_paper",
     "plot_reconstruction_parts",
     "plot_recovery_scores",
+    "plot_verdicts",
     "show_gallery",
 ]

@@ -1,90 +1,102 @@
-"""Figures of the ablation study (paper Table III): ours vs the paper's direction of change.
+"""Figures of the multi-seed ablation study (paper Table III): effects with their seed spread.
 
-- :func:`plot_direction_map`: one cell per (ablation, data set x metric), coloured by whether our
-  change relative to the full FNet has the paper's sign, annotated with our relative change;
-- :func:`plot_agreement`: the share of agreeing cells per ablation.
+- :func:`plot_effects`: per metric, each ablation's change on each data set in % of the full FNet,
+  with the range over seeds, coloured by its verdict (agree / opposite / within noise), over the
+  baseline's own seed range (the noise floor) shaded;
+- :func:`plot_verdicts`: per ablation, how many counted cells agree, are opposite or are within noise,
+  with its outcome (supports / contradicts / cannot resolve).
 
-Both read a :class:`lzsc.ablations.DirectionTable`. Introduced in ``notebooks/10_ablations.ipynb``.
+Both read a :class:`lzsc.ablations.AblationStudy`. Introduced in ``notebooks/10_ablations.ipynb``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import matplotlib.pyplot as plt
 import numpy as np
-from matplotlib.colors import ListedColormap
 from matplotlib.figure import Figure
-from matplotlib.patches import Patch
+from matplotlib.lines import Line2D
 
-from ..ablations import DirectionTable
+from ..ablations import AblationStudy
+from ..reference import PAPER_METRICS
 
-__all__ = ["plot_agreement", "plot_direction_map"]
+__all__ = ["plot_effects", "plot_verdicts"]
 
-_STATES = ("not counted", "agree", "opposite", "ours: no change")
-_COLOURS = ("#ffffff", "#a6dba0", "#f4a582", "#d0d0d0")
-
-
-def _state(row: dict) -> int:
-    if row["paper"] not in ("better", "worse") or not row["aligned"]:
-        return 0
-    if row["ours"] == row["paper"]:
-        return 1
-    return 3 if row["ours"] == "tie" else 2
+VERDICT_COLOURS = {
+    "agree": "#1b7837",
+    "opposite": "#c51b7d",
+    "within noise": "#9a9a9a",
+    "no paper direction": "#d9d9d9",
+}
 
 
-def plot_direction_map(table: DirectionTable, annotate: bool = True) -> Figure:
-    """Rows: ablations; columns: (data set, metric). Green: our change has the paper's sign; magenta:
-    the opposite sign; grey: we see no change; white: not counted (the paper shows no change, or its
-    row's alignment is uncertain). Numbers: our change in % of our full FNet's value."""
-    ablations = list(dict.fromkeys(r["ablation"] for r in table.rows))
-    columns = list(dict.fromkeys((r["dataset"], r["metric"]) for r in table.rows))
-    state = np.zeros((len(ablations), len(columns)), dtype=int)
-    rel = np.full(state.shape, np.nan)
-    for r in table.rows:
-        i, j = ablations.index(r["ablation"]), columns.index((r["dataset"], r["metric"]))
-        state[i, j], rel[i, j] = _state(r), r["rel_pct"]
-    fig, ax = plt.subplots(figsize=(max(8.0, 0.55 * len(columns) + 2), 0.42 * len(ablations) + 2.2))
-    ax.imshow(state, cmap=ListedColormap(_COLOURS), vmin=-0.5, vmax=len(_COLOURS) - 0.5, aspect="auto")
-    if annotate:
-        for (i, j), value in np.ndenumerate(rel):
-            if np.isfinite(value):
-                text = f"{value:+.0f}" if abs(value) < 999 else f"{value:+.0e}"
-                ax.text(j, i, text, ha="center", va="center", fontsize=6)
-    ax.set_yticks(range(len(ablations)), ablations, fontsize=8)
-    ax.set_xticks(range(len(columns)), [f"{m}\n{d}" for d, m in columns], fontsize=6, rotation=90)
-    for j in range(1, len(columns)):
-        if columns[j][0] != columns[j - 1][0]:
-            ax.axvline(j - 0.5, color="k", lw=1)
-    total = table.agreement()
-    ax.set_title(
-        f"Our change vs the paper's direction (Table III): {total['agree']}/{total['cells']} counted cells "
-        f"agree\nnumbers: our change in % of our full FNet (CE: lower is better)",
+def plot_effects(study: AblationStudy, metrics: Sequence[str] = PAPER_METRICS, clip: float = 100.0) -> Figure:
+    """One panel per metric; rows: ablations; a point per data set at the mean change (%), a bar over the
+    ablation's seeds, coloured by the cell's verdict; grey band: the baseline's median seed range
+    (relative to its mean) for that metric. Changes beyond ``clip`` % are drawn at the edge."""
+    effects = study.effects(metrics)
+    ablations = list(dict.fromkeys(e["ablation"] for e in effects))
+    datasets = list(dict.fromkeys(e["dataset"] for e in effects))
+    offsets = np.linspace(-0.3, 0.3, max(len(datasets), 1)) if len(datasets) > 1 else np.zeros(1)
+    markers = "osD^vP*X"
+    fig, axes = plt.subplots(
+        1, len(metrics), figsize=(2.6 * len(metrics) + 1.5, 0.34 * len(ablations) + 1.8), sharey=True
+    )
+    axes = np.atleast_1d(axes)
+    for ax, metric in zip(axes, metrics, strict=True):
+        cells = [e for e in effects if e["metric"] == metric]
+        if cells:
+            low = np.median([e["base_low_pct"] for e in cells])
+            high = np.median([e["base_high_pct"] for e in cells])
+            ax.axvspan(low, high, color="#e6e6e6", zorder=0)
+        ax.axvline(0, color="k", lw=0.6)
+        for e in cells:
+            y = ablations.index(e["ablation"]) + offsets[datasets.index(e["dataset"])]
+            lo, mid, hi = (float(np.clip(e[k], -clip, clip)) for k in ("low_pct", "effect_pct", "high_pct"))
+            colour = VERDICT_COLOURS[e["verdict"]]
+            ax.plot([lo, hi], [y, y], color=colour, lw=1.2)
+            marker = markers[datasets.index(e["dataset"]) % len(markers)]
+            ax.plot(mid, y, marker=marker, ms=3.5, color=colour, ls="none")
+        ax.set_xlim(-clip * 1.05, clip * 1.05)
+        ax.set_title(f"{metric}" + (" (lower better)" if metric == "CE" else ""), fontsize=9)
+        ax.set_xlabel("change vs FNet (%)", fontsize=8)
+        ax.tick_params(labelsize=7)
+    axes[0].set_yticks(range(len(ablations)), ablations)
+    axes[0].invert_yaxis()
+    handles = [Line2D([], [], color=c, lw=2, label=v) for v, c in VERDICT_COLOURS.items()]
+    handles += [
+        Line2D([], [], color="k", marker=markers[i % len(markers)], ls="none", ms=4, label=d)
+        for i, d in enumerate(datasets)
+    ]
+    fig.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.0, 0.95), fontsize=7, frameon=False)
+    fig.suptitle(
+        f"Ablation effects over {len(study.seeds)} seeds (bars: the ablation's seed range; grey band: the "
+        "baseline's median seed range)",
         fontsize=10,
     )
-    handles = [Patch(facecolor=c, edgecolor="k", label=s) for s, c in zip(_STATES, _COLOURS, strict=True)]
-    ax.legend(handles=handles, loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8, frameon=False)
     fig.tight_layout()
     return fig
 
 
-def plot_agreement(table: DirectionTable) -> Figure:
-    """Per ablation: counted cells where our direction agrees with the paper's, opposes it, or is none."""
-    rows = table.by_ablation()
+def plot_verdicts(study: AblationStudy, metrics: Sequence[str] = PAPER_METRICS) -> Figure:
+    """Per ablation: counted cells that agree with the paper, are opposite, or are within noise."""
+    rows = study.by_ablation(metrics)
     names = [r["ablation"] for r in rows]
-    agree = np.array([r["agree"] for r in rows])
-    opposite = np.array([r["disagree"] for r in rows])
-    ties = np.array([r["ours_tie"] for r in rows])
-    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(names) + 2), 3.8))
     x = np.arange(len(names))
-    ax.bar(x, agree, color=_COLOURS[1], edgecolor="k", lw=0.4, label="agree")
-    ax.bar(x, opposite, bottom=agree, color=_COLOURS[2], edgecolor="k", lw=0.4, label="opposite")
-    ax.bar(
-        x, ties, bottom=agree + opposite, color=_COLOURS[3], edgecolor="k", lw=0.4, label="ours: no change"
-    )
+    fig, ax = plt.subplots(figsize=(max(7.0, 0.5 * len(names) + 2), 3.8))
+    bottom = np.zeros(len(rows))
+    for key, label in (("agree", "agree"), ("opposite", "opposite"), ("within_noise", "within noise")):
+        counts = np.array([r[key] for r in rows])
+        ax.bar(x, counts, bottom=bottom, color=VERDICT_COLOURS[label], edgecolor="k", lw=0.4, label=label)
+        bottom += counts
+    for xi, r in zip(x, rows, strict=True):
+        short = {"supports": "S", "contradicts": "C", "cannot resolve": "?"}[r["outcome"]]
+        ax.text(xi, r["cells"] + 0.3, short, ha="center", va="bottom", fontsize=8)
     ax.set_xticks(x, names, fontsize=8)
     ax.set_ylabel("counted cells (data set x metric)")
-    ax.set_ylim(0, max(1, int((agree + opposite + ties).max())) * 1.05)
-    total = table.agreement()
-    ax.set_title(f"Agreement with the paper's direction per ablation (overall {100 * total['rate']:.0f}%)")
+    ax.set_ylim(0, max([1, *(r["cells"] for r in rows)]) * 1.15)
+    ax.set_title("Verdict per ablation (S supports, C contradicts, ? cannot resolve the paper's direction)")
     ax.legend(fontsize=8, loc="upper left", bbox_to_anchor=(1.01, 1.0), frameon=False)
     fig.tight_layout()
     return fig
