@@ -2,25 +2,50 @@
 
 A reader sees either the old file or the complete new one, never a half-written file, even if the
 writer is interrupted (Ctrl-C, a crash, a full disk). The new file gets the permissions a plain
-``open(path, "w")`` would give it: the replaced file's, or the default under the process umask.
-Every result, CSV, JSON, image and checkpoint the library writes goes through here.
+``open(path, "w")`` would give it: the replaced file's, or 0o666 under the umask the process has at
+the time of the write. Every result, CSV, JSON, image and checkpoint the library writes goes through here.
+
+Temporary files are siblings named ``.<name>.<8 random characters>.tmp``. One whose writer was killed
+(``kill -9``, a power cut) stays behind; after each successful write of ``path``,
+:func:`remove_stale_temporaries` deletes the orphans of that same target that nobody has modified for
+:data:`STALE_SECONDS` (10 minutes). A live writer writes its temporary file continuously and lzsc's
+writes take seconds, so a concurrent writer's file is never that old; ``remove_stale_temporaries``
+also cleans a whole folder (``lzsc train`` does it when it opens a run folder).
 """
 
 from __future__ import annotations
 
 import csv
 import os
+import re
 import stat
 import tempfile
+import time
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import IO
 
-__all__ = ["append_csv", "atomic_open", "write_text_atomic"]
+__all__ = ["STALE_SECONDS", "append_csv", "atomic_open", "remove_stale_temporaries", "write_text_atomic"]
 
-_UMASK = os.umask(0o022)  # reading the umask means setting it: put it straight back
-os.umask(_UMASK)
+STALE_SECONDS = 600.0
+"""A temporary file unmodified for this long is an orphan of a killed writer (see the module docstring)."""
+
+_RANDOM = r"[a-z0-9_]{8}"  # tempfile.mkstemp's random part
+
+
+def _umask() -> int:
+    """The process's current umask: from ``/proc/self/status`` on Linux, else by setting and restoring it."""
+    try:
+        with open("/proc/self/status") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0o022)  # elsewhere, reading the umask means setting it: put it straight back
+    os.umask(mask)
+    return mask
 
 
 def _mode_for(path: Path) -> int:
@@ -28,7 +53,37 @@ def _mode_for(path: Path) -> int:
     try:
         return stat.S_IMODE(path.stat().st_mode)
     except FileNotFoundError:
-        return 0o666 & ~_UMASK
+        return 0o666 & ~_umask()
+
+
+def remove_stale_temporaries(
+    folder: str | Path, target: str | None = None, older_than: float = STALE_SECONDS
+) -> list[Path]:
+    """Delete the orphaned temporary files of :func:`atomic_open` in ``folder``; returns what was deleted.
+
+    Only files named like ours (``.<name>.<random>.tmp``) and not modified for ``older_than`` seconds
+    are removed, those of ``target`` (a file name in ``folder``) when given, else of every target.
+    """
+    prefix, name = (f".{target}.", re.escape(target)) if target is not None else (".", ".+")
+    pattern = re.compile(rf"\.{name}\.{_RANDOM}\.tmp")
+    removed: list[Path] = []
+    cutoff = time.time() - older_than
+    try:
+        entries = list(os.scandir(folder))
+    except (FileNotFoundError, NotADirectoryError):
+        return removed
+    for entry in entries:  # cheap string tests first: this runs after every write, in folders of any size
+        if not (
+            entry.name.startswith(prefix) and entry.name.endswith(".tmp") and pattern.fullmatch(entry.name)
+        ):
+            continue
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                os.unlink(entry.path)
+                removed.append(Path(entry.path))
+        except FileNotFoundError:  # removed meanwhile by its writer or another cleaner
+            continue
+    return removed
 
 
 @contextmanager
@@ -47,6 +102,7 @@ def atomic_open(path: str | Path, mode: str = "wb", **kwargs) -> Iterator[IO]:
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    remove_stale_temporaries(path.parent, path.name)
 
 
 def write_text_atomic(path: str | Path, text: str) -> Path:

@@ -13,12 +13,18 @@ symbols. :func:`official_to_lzsc` maps one to the other, key by key::
     IM.j.basic_layer1.ch_down / ch_up     -> W_d.{j+1} / W_u.{j+1}
     IM.j.basic_layer2.ch_down / ch_up     -> W_d_prev.j / W_u_prev.j
     w_ro, b_ro                            -> w_rho, b_rho
+
+Every load checks what a file holds before using it: a bare tensor, a list, a dict without weights
+or an unknown FNet configuration is a :class:`CheckpointError` saying what the file is
+(:func:`describe_checkpoint`) and what was expected, and so is a floating tensor holding NaN or Inf
+(:func:`check_finite`), which would otherwise fuse to a black or white image. Files are read with
+``torch.load(weights_only=True)``, which never runs code from the file.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,11 +32,14 @@ import torch
 from torch import Tensor, nn
 
 from .atomic import atomic_open
-from .models import FNet
+from .models import FNet, FNetConfig
 from .paths import official_checkpoint
 
 __all__ = [
     "CheckpointError",
+    "check_finite",
+    "describe_checkpoint",
+    "find_nonfinite",
     "load_fnet",
     "load_official_fnet",
     "load_state_dict_strict",
@@ -67,7 +76,103 @@ _BLOCK = [
 
 
 class CheckpointError(RuntimeError):
-    """A checkpoint that does not fit the model; the message lists what differs."""
+    """A checkpoint that cannot be used (unreadable, wrong content, non-finite weights, does not fit the
+    model); the message says what is wrong and what to do."""
+
+
+_LISTED = 10  # at most this many offending keys are named in a message
+
+
+def _walk_tensors(obj: Any, prefix: str = "") -> Iterator[tuple[str, Tensor]]:
+    """(dotted key, tensor) for every tensor in nested dicts / lists / tuples."""
+    if isinstance(obj, Tensor):
+        yield prefix or "<tensor>", obj
+    elif isinstance(obj, Mapping):
+        for key, value in obj.items():
+            yield from _walk_tensors(value, f"{prefix}.{key}" if prefix else str(key))
+    elif isinstance(obj, list | tuple):
+        for index, value in enumerate(obj):
+            yield from _walk_tensors(value, f"{prefix}[{index}]")
+
+
+def find_nonfinite(obj: Any) -> list[str]:
+    """``"key (N NaN, M Inf of T)"`` for every floating tensor in ``obj`` (nested dicts / lists) holding
+    NaN or Inf; empty when every value is finite."""
+    bad = []
+    for key, tensor in _walk_tensors(obj):
+        if (tensor.is_floating_point() or tensor.is_complex()) and not bool(torch.isfinite(tensor).all()):
+            nan, inf = int(torch.isnan(tensor).sum()), int(torch.isinf(tensor).sum())
+            bad.append(f"{key} ({nan} NaN, {inf} Inf of {tensor.numel()})")
+    return bad
+
+
+def check_finite(obj: Any, source: str = "checkpoint") -> None:
+    """Raise :class:`CheckpointError` when a floating tensor anywhere in ``obj`` holds NaN or Inf.
+
+    The message names every such tensor (up to 10, :func:`find_nonfinite`) with its count of NaN and Inf.
+    """
+    bad = find_nonfinite(obj)
+    if bad:
+        more = f"; and {len(bad) - _LISTED} more" if len(bad) > _LISTED else ""
+        raise CheckpointError(
+            f"{source} holds non-finite weights in {len(bad)} tensor(s): {'; '.join(bad[:_LISTED])}{more}. "
+            "A model with them computes NaN (a black fused image). The file is corrupt or comes from a "
+            "diverged run: use an earlier checkpoint, download the released weights again, or retrain "
+            "with a lower learning rate (--set lr=VALUE)."
+        )
+
+
+def describe_checkpoint(obj: Any) -> str:
+    """What a loaded checkpoint file holds, in words (for error messages)."""
+    if isinstance(obj, Tensor):
+        return f"a bare tensor of shape {tuple(obj.shape)}"
+    if not isinstance(obj, Mapping):
+        size = f" of {len(obj)} items" if isinstance(obj, list | tuple) else ""
+        return f"a {type(obj).__name__}{size}"
+    if str(obj.get("format", "")).startswith("lzsc-train"):
+        where = f"stage {obj.get('stage')}, step {obj.get('step')}"
+        if "optimizer" in obj:
+            return f"an lzsc training checkpoint ({where})"
+        return f"an lzsc stage-{obj.get('stage')} result ({where}; what --init and --checkpoint read)"
+    if any(isinstance(k, str) and k.startswith("net_u.") for k in obj):
+        return "FNet weights in the release's format (such as the authors' fnet_official.pth)"
+    if "model" in obj or "ema" in obj:
+        return "an lzsc FNet checkpoint (model / ema weights)"
+    if obj and all(isinstance(v, Tensor) for v in obj.values()):
+        return f"a state_dict of {len(obj)} tensors"
+    keys = ", ".join(repr(k) for k in list(obj)[:_LISTED]) + (", ..." if len(obj) > _LISTED else "")
+    return f"a dict with keys {keys or '(none)'}"
+
+
+_EXPECTED = (
+    "expected FNet weights: the released fnet_official.pth, or an lzsc result (stage1.pt / stage2.pt) "
+    "or training checkpoint (checkpoint.pt)"
+)
+
+
+def _state_dict(obj: Any, source: str) -> dict[str, Tensor]:
+    """``obj`` as a state_dict (str keys, tensor values), else a :class:`CheckpointError` saying so."""
+    if not isinstance(obj, Mapping) or not all(
+        isinstance(k, str) and isinstance(v, Tensor) for k, v in obj.items()
+    ):
+        raise CheckpointError(f"{source} holds {describe_checkpoint(obj)}, not a state_dict; {_EXPECTED}")
+    return dict(obj)
+
+
+def _fnet_config(cfg: Any, source: str) -> FNetConfig:
+    """The FNet configuration stored in an lzsc checkpoint (``None``: the default FNet)."""
+    from .unrolled import LZSCConfig
+
+    if cfg is None:
+        return FNetConfig()
+    try:
+        return FNetConfig(block=LZSCConfig(**cfg["block"]), block_kind=cfg["block_kind"])
+    except (TypeError, KeyError, ValueError) as err:
+        raise CheckpointError(
+            f"{source} holds an FNet configuration this version of lzsc cannot build ({err!r} in "
+            f"{cfg!r}); the file was written by another version or edited: retrain, or use a "
+            "checkpoint written by this version"
+        ) from None
 
 
 def official_to_lzsc(state: Mapping[str, Tensor]) -> dict[str, Tensor]:
@@ -128,35 +233,40 @@ def read_checkpoint(path: str | Path) -> dict[str, Any]:
 def load_official_fnet(path: str | Path | None = None) -> FNet:
     """FNet with the authors' released weights (``$LZSC_DATA/checkpoints/fnet_official.pth``)."""
     path = Path(path) if path is not None else official_checkpoint()
+    state = official_to_lzsc(_state_dict(read_checkpoint(path), str(path)))
+    check_finite(state, str(path))
     model = FNet()
-    load_state_dict_strict(model, official_to_lzsc(read_checkpoint(path)), source=str(path))
+    load_state_dict_strict(model, state, source=str(path))
     return model.eval()
 
 
 def load_fnet(spec: str | Path) -> FNet:
     """FNet from ``"official"``, a released-format file, or an lzsc checkpoint (``model``/``ema`` entry).
 
-    lzsc training checkpoints hold the FNet configuration; the EMA weights are preferred.
+    lzsc training checkpoints hold the FNet configuration; the EMA weights are preferred. A file that
+    holds anything else, or non-finite weights, is a :class:`CheckpointError`.
     """
     if str(spec) == "official":
         return load_official_fnet()
     raw = read_checkpoint(spec)
+    source = str(spec)
+    if not isinstance(raw, Mapping):
+        raise CheckpointError(f"{source} holds {describe_checkpoint(raw)}; {_EXPECTED}")
     if "ema" in raw or "model" in raw:
-        from .models.fnet import FNetConfig
-        from .unrolled import LZSCConfig
-
-        cfg = raw.get("fnet_config")
-        config = (
-            FNetConfig(block=LZSCConfig(**cfg["block"]), block_kind=cfg["block_kind"])
-            if cfg
-            else FNetConfig()
-        )
+        config = _fnet_config(raw.get("fnet_config"), source)
+        ema = raw.get("ema")
+        state = _state_dict(ema if isinstance(ema, Mapping) and ema else raw.get("model"), source)
+    else:
+        config = FNetConfig()
+        state = _state_dict(raw, source)
+        if any(k.startswith("net_u.") for k in state):
+            state = official_to_lzsc(state)
+    check_finite(state, source)
+    try:
         model = FNet(config)
-        load_state_dict_strict(model, raw.get("ema") or raw["model"], source=str(spec))
-        return model.eval()
-    state = official_to_lzsc(raw) if any(k.startswith("net_u.") for k in raw) else raw
-    model = FNet()
-    load_state_dict_strict(model, state, source=str(spec))
+    except ValueError as err:
+        raise CheckpointError(f"{source} holds an FNet configuration that cannot be built: {err}") from None
+    load_state_dict_strict(model, state, source=source)
     return model.eval()
 
 

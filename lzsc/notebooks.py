@@ -7,8 +7,14 @@ and stops at the first failure, naming the notebook and the cell; a progress bar
 running notebook's name and its cells done. The CLI front end is ``lzsc notebooks run``
 (:mod:`lzsc.cli.notebooks`).
 
-Every notebook has one cell tagged ``parameters``. Sizes are ``None`` there and come from the
-notebook's ``PROFILES[profile]`` unless set explicitly; :func:`settings` does that merge::
+Every notebook has one cell tagged ``parameters``; the names assigned there are its parameters
+(:func:`notebook_parameters`). A parameter passed to :func:`run_notebooks` (``-p KEY VALUE``) must be
+declared by at least one of the notebooks to run, else nothing runs and a ``ValueError`` names it and
+lists the valid ones (one that only some of them declare reaches the others too, where papermill warns
+and it has no effect).
+
+Sizes are ``None`` in the parameters cell and come from the notebook's ``PROFILES[profile]``
+unless set explicitly; :func:`settings` does that merge::
 
     profile = "quick"
     n_trials = None
@@ -48,8 +54,10 @@ __all__ = [
     "KERNELSPEC",
     "NotebookRun",
     "RunSummary",
+    "check_parameters",
     "discover",
     "normalise",
+    "notebook_parameters",
     "notebooks_dir",
     "parse_value",
     "run_notebooks",
@@ -106,6 +114,46 @@ def parse_value(text: str) -> Any:
         return ast.literal_eval(text)
     except (ValueError, SyntaxError):
         return text
+
+
+def _assigned_names(source: str) -> list[str]:
+    """Names assigned at the top level of ``source`` (``a = 1``, ``n, m = 1, 2``, ``x: int = 3``)."""
+    try:
+        body = ast.parse(source).body
+    except SyntaxError:  # IPython syntax (magics): one ``NAME[, NAME] =`` per line
+        found = (
+            re.match(r"\s*([A-Za-z_]\w*(?:\s*,\s*[A-Za-z_]\w*)*)\s*=(?!=)", line)
+            for line in source.splitlines()
+        )
+        return list(dict.fromkeys(n.strip() for m in found if m for n in m[1].split(",")))
+    targets = [t for node in body if isinstance(node, ast.Assign) for t in node.targets]
+    targets += [node.target for node in body if isinstance(node, ast.AnnAssign)]
+    names = [n.id for target in targets for n in ast.walk(target) if isinstance(n, ast.Name)]
+    return list(dict.fromkeys(names))
+
+
+def notebook_parameters(path: str | Path) -> list[str]:
+    """A notebook's parameters: the names assigned in its cell tagged ``parameters`` (none without one)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "code" and "parameters" in cell.metadata.get("tags", []):
+            return _assigned_names(cell.source)
+    return []
+
+
+def check_parameters(notebooks: Sequence[Path], parameters: Mapping[str, Any]) -> None:
+    """Raise ``ValueError`` for a parameter that none of ``notebooks`` declares (a typo would otherwise
+    only make papermill warn, and the run report ``ok`` with the default value)."""
+    known = {name for path in notebooks for name in notebook_parameters(path)}
+    unknown = sorted(set(parameters) - known)
+    if unknown:
+        names = ", ".join(p.name for p in notebooks)
+        raise ValueError(
+            f"unknown notebook parameter(s) {', '.join(map(repr, unknown))}: not in the parameters cell of "
+            f"{names}; nothing was run. Valid parameters: {', '.join(sorted(known)) or 'none'}"
+        )
 
 
 def settings(profiles: Mapping[str, Mapping[str, Any]], profile: str, **explicit: Any) -> SimpleNamespace:
@@ -318,13 +366,16 @@ def run_notebooks(
 ) -> RunSummary:
     """Execute ``notebooks`` in order into ``out_dir`` and write the summary there.
 
-    ``parameters`` go to every notebook (papermill injects them after its ``parameters`` cell).
+    ``parameters`` go to every notebook (papermill injects them after its ``parameters`` cell); each
+    must be a parameter of at least one of ``notebooks`` (:func:`check_parameters`), checked before
+    anything runs.
     After a failure the remaining notebooks are ``skipped`` unless ``keep_going``. ``log``
     receives one line per notebook (``None`` for silence); ``progress`` shows a bar over the cells
     of the running notebook.
     """
     out = Path(out_dir)
     params = dict(parameters or {})
+    check_parameters(notebooks, params)
     runs: list[NotebookRun] = []
     failed = False
     for path in notebooks:

@@ -6,6 +6,7 @@ Examples::
     lzsc train --stage 1 --profile paper --device cuda       # runs/paper/stage1
     lzsc train --stage 2 --profile paper --init runs/paper/stage1/stage1.pt
     lzsc train --stage 1 --profile paper --resume --steps 30000
+    lzsc train --stage 1 --profile paper --resume --set lr=1e-5       # after a divergence (exit 1)
     lzsc train --stage both --profile quick --set n_iter=2 --set w_ssim=0    # ablations (AE9, AE15)
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
@@ -39,7 +40,12 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "(default: the profile's, or synthetic when LZSC_DATA is not set)",
     )
     p.add_argument("--out", type=Path, help="output folder (default runs/PROFILE, stages in stage1/ stage2/)")
-    p.add_argument("--resume", action="store_true", help="continue from the output folder's checkpoint")
+    p.add_argument(
+        "--resume",
+        action="store_true",
+        help="continue from the output folder's checkpoint (without one: start at step 0, with a notice); "
+        "--set lr=VALUE may change the learning rate, e.g. after a divergence",
+    )
     p.add_argument(
         "--init", help="stage II: the stage-I result (default OUT/../stage1/stage1.pt) or 'official'"
     )
@@ -129,7 +135,7 @@ def run(args: argparse.Namespace) -> int:
                 f"stage {stage}: step {result.step} ({result.steps_run} run in {result.seconds:.1f} s)"
                 f"{'; last step: ' + losses if losses else ''}; result {result.result_path}"
             )
-    except FloatingPointError as err:
+    except FloatingPointError as err:  # DivergenceError: the message holds the advice
         print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

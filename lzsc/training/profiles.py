@@ -24,6 +24,7 @@ Introduced in ``notebooks/06_train_stage1.ipynb``.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from types import UnionType
@@ -110,6 +111,10 @@ class TrainConfig:
         for name in ("checkpoint_every", "log_every"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be >= 1 (steps), got {getattr(self, name)}")
+        for name, value in self.to_dict().items():
+            numbers = value if isinstance(value, tuple) else (value,)
+            if any(isinstance(v, float) and not math.isfinite(v) for v in numbers):
+                raise ValueError(f"{name} must be a finite number, got {value!r}")
         if self.threads is not None and self.threads < 1:
             raise ValueError(f"threads must be None or >= 1, got {self.threads}")
         if self.lr <= 0:
@@ -204,11 +209,12 @@ MODEL_SETTINGS = frozenset({*_BLOCK_SETTINGS, *_NET_SETTINGS, "ifnet_threshold",
 """The settings that configure the networks (FNet's and IFNet's configurations); the rest are training's."""
 
 RESUMABLE_FIELDS = frozenset(
-    {"steps", "checkpoint_every", "log_every", "device", "threads", "backend", "bf16", "channels_last"}
+    {"steps", "checkpoint_every", "log_every", "device", "threads", "backend", "bf16", "channels_last", "lr"}
 )
 """Settings that may differ between a checkpoint and the configuration that resumes it (changing the
 device, threads, backend or precision on resume gives a valid run, but no longer bitwise the
-uninterrupted one)."""
+uninterrupted one). ``lr`` may change so that a diverged run can continue from its last good
+checkpoint with a lower learning rate (``--resume --set lr=VALUE``); Adam's moments are kept."""
 
 
 PAPER = TrainConfig(device="cuda")

@@ -12,8 +12,22 @@ weights, the ones the release saves) and trains it alone with
     log.csv         one row per step with the loss and its parts (plus tensorboard/ when installed)
 
 A run stopped (Ctrl-C, or killed after a checkpoint) and resumed with ``resume=True`` ends with
-bitwise the same weights on CPU as an uninterrupted run. Introduced in
-``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_train_stage2.ipynb`` (stage II).
+bitwise the same weights on CPU as an uninterrupted run. ``resume=True`` without a checkpoint in
+``out_dir`` starts from step 0 and says so on stderr (``lzsc train --stage both --resume`` relies on
+it for a stage that had not started).
+
+Checks before the first step: every training pair is read and must be at least ``patch`` on each
+side (all bad files are listed at once), a checkpoint to resume must be a complete training
+checkpoint with finite weights, and orphaned temporary files of killed writes are removed from
+``out_dir`` (:func:`lzsc.atomic.remove_stale_temporaries`).
+
+Divergence: a step whose loss is NaN or Inf, or more than :data:`EXPLOSION_FACTOR` (1e6) times the
+stage's first loss, stops the run with :class:`DivergenceError` before its update is applied, and a
+checkpoint is never written with non-finite weights, so the last checkpoint stays the last good one.
+The learning rate may change on resume (``--resume --set lr=VALUE``), which is the way out.
+
+Introduced in ``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_train_stage2.ipynb``
+(stage II).
 """
 
 from __future__ import annotations
@@ -32,7 +46,17 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..checkpoints import load_fnet, load_state_dict_strict, read_checkpoint, save_atomic
+from ..atomic import remove_stale_temporaries
+from ..checkpoints import (
+    CheckpointError,
+    check_finite,
+    describe_checkpoint,
+    find_nonfinite,
+    load_fnet,
+    load_state_dict_strict,
+    read_checkpoint,
+    save_atomic,
+)
 from ..models import FNet, FNetConfig, IFNet
 from .ema import EMA
 from .log import StepLog
@@ -42,7 +66,9 @@ from .state import InterruptGuard, capture_rng, restore_rng, seed_everything
 
 __all__ = [
     "CHECKPOINT_NAME",
+    "EXPLOSION_FACTOR",
     "LOG_NAME",
+    "DivergenceError",
     "PairDataset",
     "TrainResult",
     "build_dataset",
@@ -53,8 +79,16 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
 FORMAT = "lzsc-train-v1"
+EXPLOSION_FACTOR = 1e6
+"""A loss above this multiple of the stage's first loss counts as divergence (:class:`DivergenceError`)."""
+_CHECKPOINT_KEYS = ("stage", "step", "config", "model", "ifnet", "ema", "optimizer", "rng", "elapsed_s")
+_LISTED = 20  # at most this many bad training pairs are listed
 
 StepCallback = Callable[[int, dict[str, float]], None]
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged (a non-finite or exploding loss, non-finite weights); the message says what to do."""
 
 
 class PairDataset(Protocol):
@@ -119,6 +153,48 @@ def _check_batch(batch: Any, config: TrainConfig) -> None:
             )
 
 
+def _check_data(data: PairDataset, config: TrainConfig, progress: bool) -> None:
+    """Read every pair of a :class:`~lzsc.data.PairedImageDataset` now (cached for training), so that an
+    unreadable or too-small image fails before the first step, listing every bad pair."""
+    from ..data import PairedImageDataset
+
+    if not isinstance(data, PairedImageDataset):
+        return
+    if data.patch != config.patch:
+        raise ValueError(
+            f"the data set serves {data.patch}x{data.patch} crops but this run's patch is {config.patch}; "
+            "build the data set with the run's patch (build_dataset(config))"
+        )
+    bad = []
+    indices = range(len(data))
+    for index in tqdm(indices, desc="checking pairs", unit="pair", disable=not progress, leave=False):
+        try:
+            data.load(index)
+        except (ValueError, OSError) as err:
+            bad.append(str(err))
+    if bad:
+        more = f"\n  ... and {len(bad) - _LISTED} more" if len(bad) > _LISTED else ""
+        raise ValueError(
+            f"{len(bad)} of {len(data)} training pair(s) cannot be used (nothing was trained):\n  "
+            + "\n  ".join(bad[:_LISTED])
+            + f"{more}\nFix or remove these files, or use a smaller patch (--set patch=N), then run again."
+        )
+
+
+def _open_out_dir(out_dir: Path) -> None:
+    """Create ``out_dir`` (with a message for a path that cannot be a folder) and remove orphaned
+    temporary files of killed writes from it."""
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise FileExistsError(f"output folder {out_dir} is a file; choose another --out") from None
+    except OSError as err:
+        raise ValueError(
+            f"cannot create the output folder {out_dir} ({err.strerror}); choose a writable --out"
+        ) from None
+    remove_stale_temporaries(out_dir)
+
+
 def _load_init(init: str | Path | None, config: TrainConfig) -> FNet | None:
     if init is None:
         if config.skip_stage1:
@@ -148,9 +224,29 @@ def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any
             "out_dir (--out)"
         )
     saved = read_checkpoint(path)
-    if saved.get("format") != FORMAT:
-        raise ValueError(f"{path} is not an lzsc training checkpoint (format {saved.get('format')!r})")
-    old = TrainConfig.from_dict(saved["config"]).to_dict()
+    if (
+        not isinstance(saved, dict)
+        or saved.get("format") != FORMAT
+        or any(k not in saved for k in _CHECKPOINT_KEYS)
+    ):
+        what = describe_checkpoint(saved)
+        hint = (
+            " A stage result or FNet weights can start stage II instead: pass the file as --init (init=...)."
+            if "result" in what or "FNet" in what
+            else ""
+        )
+        raise CheckpointError(
+            f"{path} is {what}, not a resumable lzsc training checkpoint (the {CHECKPOINT_NAME} that "
+            f"training writes, with the optimiser and random states). Move it out of {path.parent} or "
+            f"choose another out_dir (--out).{hint}"
+        )
+    try:
+        old = TrainConfig.from_dict(saved["config"]).to_dict()
+    except (TypeError, ValueError) as err:
+        raise CheckpointError(
+            f"{path} holds a training configuration this version cannot read ({err}); start a new run "
+            "in another out_dir (--out)"
+        ) from None
     new = config.to_dict()
     differ = [
         f"{k}: {old.get(k)!r} -> {new[k]!r}"
@@ -163,6 +259,7 @@ def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any
         raise ValueError(
             f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps (--steps)"
         )
+    check_finite(saved, str(path))
     return saved
 
 
@@ -188,6 +285,8 @@ class _Stage:
         params = [p for net in self.nets for p in net.parameters()]
         self.optimizer = torch.optim.Adam(params, lr=config.lr)
         self.memory_format = fmt
+        self.first_loss: float | None = None  # the divergence test's reference (EXPLOSION_FACTOR)
+        self.steps_done = 0
 
     @property
     def nets(self) -> list[nn.Module]:
@@ -206,6 +305,7 @@ class _Stage:
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng(self.generator),
             "elapsed_s": elapsed,
+            "first_loss": self.first_loss,
         }
 
     def load(self, saved: dict[str, Any], path: Path) -> None:
@@ -214,7 +314,20 @@ class _Stage:
             load_state_dict_strict(self.ifnet, saved["ifnet"], source=f"{path} (ifnet)")
         self.ema.load_state_dict(saved["ema"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        for group in self.optimizer.param_groups:  # the lr may change on resume (RESUMABLE_FIELDS)
+            group["lr"] = self.config.lr
         restore_rng(saved["rng"], self.generator)
+        self.first_loss = saved.get("first_loss")
+        self.steps_done = int(saved["step"])
+
+    def check_weights(self, step: int) -> None:
+        """Raise :class:`DivergenceError` when a weight is NaN or Inf (never saved as a checkpoint)."""
+        bad = find_nonfinite({type(net).__name__: net.state_dict() for net in self.nets})
+        if bad:
+            raise DivergenceError(
+                f"stage {self.config.stage} diverged at step {step}: non-finite weights in {len(bad)} "
+                f"tensor(s) ({'; '.join(bad[:5])})."
+            )
 
     def result(self, step: int) -> dict[str, Any]:
         out = {
@@ -229,6 +342,21 @@ class _Stage:
         if self.ifnet is not None:
             out["ifnet"] = self.ifnet.state_dict()
         return out
+
+    def _check_loss(self, value: float, step: int) -> None:
+        """Raise :class:`DivergenceError` for a NaN / Inf loss or one above ``EXPLOSION_FACTOR`` times the
+        first loss; the stage's first positive loss is the reference (kept in the checkpoint; a
+        checkpoint written before it was kept takes the first loss after resuming)."""
+        where = f"stage {self.config.stage} diverged at step {step}"
+        if not math.isfinite(value):
+            raise DivergenceError(f"{where}: the loss is {value}; that update was not applied.")
+        if self.first_loss is not None and value > EXPLOSION_FACTOR * self.first_loss:
+            raise DivergenceError(
+                f"{where}: the loss is {value:.4g}, more than {EXPLOSION_FACTOR:g} times its first value "
+                f"{self.first_loss:.4g}; that update was not applied."
+            )
+        if self.first_loss is None and value > 0:
+            self.first_loss = value
 
     def step(self) -> dict[str, float]:
         """One optimiser step; returns the loss and its parts as floats."""
@@ -252,13 +380,10 @@ class _Stage:
         self.optimizer.zero_grad(set_to_none=True)
         loss.total.backward()
         values = loss.as_floats()
-        if not math.isfinite(values["loss"]):
-            raise FloatingPointError(
-                f"stage {cfg.stage} loss is {values['loss']}; the update was not applied. Resume from the "
-                "last checkpoint with a lower lr (--resume --set lr=VALUE)"
-            )
+        self._check_loss(values["loss"], self.steps_done + 1)
         self.optimizer.step()
         self.ema.update(self.fnet)
+        self.steps_done += 1
         return values
 
 
@@ -276,8 +401,10 @@ def train(
     ``data`` is any object with ``sample_batch(batch_size, generator)`` (built from ``config.data``
     when omitted). Stage 2 needs ``init``, the stage-I result (or ``"official"``), unless
     ``config.skip_stage1`` (AE11). ``resume=True`` continues ``out_dir/checkpoint.pt`` when it exists
-    (``config.steps`` is then the total to reach). ``callback(step, losses)`` runs after every step.
-    Ctrl-C saves a checkpoint at the end of the current step, then re-raises ``KeyboardInterrupt``.
+    (``config.steps`` is then the total to reach; without one it starts from step 0 and says so).
+    ``callback(step, losses)`` runs after every step. Ctrl-C saves a checkpoint at the end of the
+    current step, then re-raises ``KeyboardInterrupt``. A diverging run raises :class:`DivergenceError`
+    (a ``FloatingPointError``) and keeps its last checkpoint; see the module docstring.
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -310,16 +437,39 @@ def _train(
     if not callable(getattr(data, "sample_batch", None)):
         raise TypeError(f"data must have sample_batch(batch_size, generator), got {type(data).__name__}")
     init_net = _load_init(init, config) if config.stage == 2 and saved is None else None
+    _check_data(data, config, progress)
+    _open_out_dir(out_dir)
+    if resume and saved is None:
+        print(
+            f"resume: no checkpoint {ckpt_path} to continue; starting stage {config.stage} from step 0",
+            file=sys.stderr,
+        )
     run = _Stage(config, data, device, init_net)
     start, elapsed = 0, 0.0
     if saved is not None:
         run.load(saved, ckpt_path)
         start, elapsed = int(saved["step"]), float(saved["elapsed_s"])
     log = StepLog(log_path, resume_step=start if saved is not None else None, tag=f"stage{config.stage}")
+    last_saved = start if saved is not None else None
 
     def save(at: int) -> None:
+        nonlocal last_saved
         log.flush()
+        run.check_weights(at)
         save_atomic(run.state(at, elapsed + time.perf_counter() - t0), ckpt_path)
+        last_saved = at
+
+    def advice() -> str:
+        lower = f"{config.lr / 10:g}"
+        if last_saved is None:
+            return (
+                f" No checkpoint was written yet (the first is due at step {config.checkpoint_every}): run "
+                f"again with a lower learning rate, e.g. --set lr={lower} (lr={lower})."
+            )
+        return (
+            f" The last good checkpoint {ckpt_path} (step {last_saved}) is kept: continue it with a lower "
+            f"learning rate, e.g. --resume --set lr={lower} (resume=True, lr={lower})."
+        )
 
     step, last, recent = start, {}, deque(maxlen=config.log_every)
     bar = tqdm(
@@ -346,6 +496,10 @@ def _train(
                     callback(step, last)
                 guard.check()
             save(step)
+    except DivergenceError as err:
+        bar.close()
+        log.close()
+        raise DivergenceError(f"{err}{advice()}") from None
     except KeyboardInterrupt:
         bar.close()
         if guard.interrupted_mid_step:
