@@ -167,5 +167,5 @@ def test_scale_names_match_the_library() -> None:
     from lzsc.cli.ablations import SCALE_NAMES
 
     assert tuple(SCALES) == SCALE_NAMES
-    assert "K = 16 filters of 7x7" in SCALES["cpu"].describe()
-    assert json.loads(json.dumps(SCALES["cpu"].train))["steps"] == 1000
+    assert "K = 12 filters of 5x5" in SCALES["cpu"].describe()
+    assert json.loads(json.dumps(SCALES["cpu"].train))["steps"] == 5 * SCALES["ci"].train["steps"]
