@@ -150,7 +150,7 @@ def test_run_study_trains_every_seed(tmp_path, monkeypatch) -> None:
     assert study.seeds == [0, 1]
     assert {r["dataset"] for r in study.rows} == {"synthetic"}
     assert len(list((tmp_path / "unit").glob("*-*"))) == 4  # two configurations x two seeds
-    assert "seeds [0, 1]" in study.scale
+    assert "seeds 0, 1," in study.scale
     with pytest.raises(ValueError, match="at least one seed"):
         run_study(["AE4"], scale, seeds=(), out_dir=tmp_path)
 

@@ -7,7 +7,7 @@ pair); all keep the paper's model except for its size.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -49,10 +49,12 @@ class AblationScale:
         rest = {k: v for k, v in changes.items() if k not in SETTINGS}
         return replace(self, train=train, **rest)
 
-    def describe(self, synthetic: bool = False) -> str:
-        """One line stating the scale (printed next to every reduced-scale result)."""
+    def describe(self, synthetic: bool = False, seeds: Sequence[int] | None = None) -> str:
+        """One line stating the scale (printed next to every reduced-scale result); ``seeds`` replaces
+        the configuration's one seed by the list a multi-seed study used."""
         c = self.config()
         k, n = c.model.kernel_size, c.model.block.n_iter
+        seed_text = f"seed {c.seed}" if seeds is None else f"seeds {', '.join(str(x) for x in seeds)}"
         if synthetic:
             evaluation = (
                 f"evaluated on {self.synthetic_pairs} synthetic {self.synthetic_size}x{self.synthetic_size} "
@@ -66,7 +68,7 @@ class AblationScale:
         return (
             f"scale '{self.name}' (profile '{self.profile}'): K = {c.model.n_filters} filters of "
             f"{k}x{k}, {n} iterations, {c.patch}x{c.patch} crops, batch "
-            f"{c.batch_size}, {c.steps} steps per stage, lr {c.lr:g}, EMA {c.ema_decay:g}, seed {c.seed}, "
+            f"{c.batch_size}, {c.steps} steps per stage, lr {c.lr:g}, EMA {c.ema_decay:g}, {seed_text}, "
             f"data {'synthetic MCSC pairs' if synthetic else c.data}; {evaluation}"
         )
 

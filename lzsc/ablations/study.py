@@ -311,4 +311,4 @@ def run_study(
             raise ValueError(f"seed {seed}: runs not comparable:\n  " + "\n  ".join(problems))
         runs.update({(name, seed): run for name, run in batch.items()})
     synthetic = any(d == "synthetic" for run in runs.values() for d in run.metrics)
-    return AblationStudy.from_runs(runs, f"{scale.describe(synthetic)}; seeds {seeds}")
+    return AblationStudy.from_runs(runs, scale.describe(synthetic, seeds))
