@@ -127,7 +127,8 @@ def run_ablation(
     try:
         t0 = time.perf_counter()
         data = data if data is not None else _training_data(config)
-        _, second = train_both(config, data, folder, resume=True, progress=progress)
+        resume = folder.is_dir()  # an interrupted run continues; a new one starts without a notice
+        _, second = train_both(config, data, folder, resume=resume, progress=progress)
         model = second.fnet.cpu().eval()
         t1 = time.perf_counter()
         metrics, pairs = {}, {}
