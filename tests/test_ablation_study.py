@@ -9,26 +9,12 @@ import numpy as np
 import pytest
 
 from lzsc.ablations import (
-    AblationScale,
     AblationStudy,
     cell_verdict,
     chance_separation,
-    run_study,
 )
 from lzsc.cli import main
 
-TINY = {
-    "n_filters": 4,
-    "kernel_size": 3,
-    "patch": 16,
-    "batch_size": 2,
-    "steps": 1,
-    "data": "synthetic",
-    "device": "cpu",
-    "log_every": 1,
-    "checkpoint_every": 1000,
-    "threads": 1,
-}
 DATASETS = ("TNO", "RoadScene", "MRI_CT")
 METRICS = ("MI", "CE", "VIF")
 
@@ -140,19 +126,6 @@ class TestStudy:
         (tmp_path / "bad.csv").write_text("a,b\n1,2\n")
         with pytest.raises(ValueError, match="not an ablation study CSV"):
             AblationStudy.read_csv(tmp_path / "bad.csv")
-
-
-def test_run_study_trains_every_seed(tmp_path, monkeypatch) -> None:
-    monkeypatch.delenv("LZSC_DATA", raising=False)
-    scale = AblationScale("unit", "paper", {**TINY, "steps": 2}, synthetic_pairs=1, synthetic_size=48)
-    study = run_study(["AE4"], scale, seeds=(0, 1), out_dir=tmp_path, threads=1, log=None)
-    assert study.configs == ["FNet", "AE4"]
-    assert study.seeds == [0, 1]
-    assert {r["dataset"] for r in study.rows} == {"synthetic"}
-    assert len(list((tmp_path / "unit").glob("*-*"))) == 4  # two configurations x two seeds
-    assert "seeds 0, 1," in study.scale
-    with pytest.raises(ValueError, match="at least one seed"):
-        run_study(["AE4"], scale, seeds=(), out_dir=tmp_path)
 
 
 def test_command_refuses_bad_arguments(tmp_path, capsys) -> None:

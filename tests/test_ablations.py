@@ -21,6 +21,7 @@ from lzsc.ablations import (
     overview,
     paper_directions,
     run_ablation,
+    run_study,
     train_diff,
 )
 from lzsc.models import FNet, IFNet
@@ -247,3 +248,16 @@ def test_run_ablation_synthetic(tmp_path, monkeypatch):
     assert not stale.exists()  # the folder was cleared: trained and evaluated from scratch
     assert redone.train_seconds != run.train_seconds
     assert redone.metrics == run.metrics  # same seed, same data: the same result
+
+
+def test_run_study_trains_every_seed(tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("LZSC_DATA", raising=False)
+    scale = AblationScale("unit", "paper", {**TINY, "steps": 2}, synthetic_pairs=1, synthetic_size=48)
+    study = run_study(["AE4"], scale, seeds=(0, 1), out_dir=tmp_path, threads=1, log=None)
+    assert study.configs == ["FNet", "AE4"]
+    assert study.seeds == [0, 1]
+    assert {r["dataset"] for r in study.rows} == {"synthetic"}
+    assert len(list((tmp_path / "unit").glob("*-*"))) == 4  # two configurations x two seeds
+    assert "seeds 0, 1," in study.scale
+    with pytest.raises(ValueError, match="at least one seed"):
+        run_study(["AE4"], scale, seeds=(), out_dir=tmp_path)

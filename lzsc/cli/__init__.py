@@ -15,17 +15,33 @@ import argparse
 import importlib
 import pkgutil
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ..models import FNet
 
-__all__ = ["BACKENDS", "READERS", "add_backend_option", "build_parser", "load_model", "main"]
+__all__ = ["BACKENDS", "READERS", "add_backend_option", "build_parser", "int_at_least", "load_model", "main"]
 
 #: ``lzsc.unrolled.backends.BACKENDS``, spelt out so that building the parser does not import torch.
 BACKENDS: tuple[str, ...] = ("auto", "reference", "fused", "engine")
 #: ``lzsc.io.READERS``, spelt out for the same reason.
 READERS: tuple[str, ...] = ("standard", "release")
+
+
+def int_at_least(minimum: int, unit: str) -> Callable[[str], int]:
+    """An argparse ``type``: an integer of at least ``minimum`` (``unit`` names it in the messages)."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"expected a number of {unit}, got {text!r}") from None
+        if value < minimum:
+            raise argparse.ArgumentTypeError(f"must be at least {minimum} {unit}, got {value}")
+        return value
+
+    return parse
 
 
 def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "auto") -> None:

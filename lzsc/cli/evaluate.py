@@ -19,20 +19,9 @@ from pathlib import Path
 
 from ..datasets import FNET_TEST_SETS
 from ..protocols import PROTOCOLS
-from . import add_backend_option, load_model
+from . import add_backend_option, int_at_least, load_model
 
 DEFAULT_DIR = Path("runs") / "eval"
-
-
-def _positive(text: str) -> int:
-    """``--limit``: a positive number of pairs."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of pairs, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be a positive number of pairs, got {value}")
-    return value
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -63,7 +52,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         help="replace an --out CSV or summary JSON that is not an evaluation file (refused otherwise)",
     )
     p.add_argument("--protocol", choices=tuple(PROTOCOLS), default="default", help="see lzsc.protocols")
-    p.add_argument("--limit", type=_positive, help="first N pairs of each set, sorted by name (N >= 1)")
+    p.add_argument(
+        "--limit", type=int_at_least(1, "pairs"), help="first N pairs of each set, sorted by name (N >= 1)"
+    )
     p.add_argument("--cache", type=Path, default=Path("runs") / "fused", help="fused-image cache folder")
     p.add_argument("--device", default="cpu")
     add_backend_option(p)

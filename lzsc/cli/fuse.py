@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from . import READERS, add_backend_option, load_model
+from . import READERS, add_backend_option, int_at_least, load_model
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -45,7 +45,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument(
         "--tile",
-        type=_tile_size,
+        type=int_at_least(128, "pixels"),
         default=1024,
         help="largest image side fused in one piece (default 1024, about 1.3 GB for the released FNet on a "
         "CPU); larger images are fused in overlapping tiles within 1 grey level of one-piece fusion. "
@@ -54,17 +54,6 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_backend_option(p)
     p.set_defaults(func=run)
-
-
-def _tile_size(text: str) -> int:
-    """``--tile``: an image side of at least 128 pixels (tiles keep 32 pixels of context on each side)."""
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a number of pixels, got {text!r}") from None
-    if value < 128:
-        raise argparse.ArgumentTypeError(f"must be at least 128 pixels, got {value}")
-    return value
 
 
 def run(args: argparse.Namespace) -> int:

@@ -9,18 +9,17 @@ without ``LZSC_DATA``.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import os
 import pickle
 import shutil
 import stat
-import sys
 import time
 from pathlib import Path
 
 import nbformat
 import pytest
 import torch
+from catalogue import Snapshot, expect_failure, write_grey
 
 from lzsc.atomic import STALE_SECONDS, append_csv, atomic_open, remove_stale_temporaries, write_text_atomic
 from lzsc.checkpoints import CheckpointError, load_fnet, load_official_fnet, read_checkpoint, save_atomic
@@ -28,21 +27,6 @@ from lzsc.data import SyntheticMCSC
 from lzsc.notebooks import KERNELSPEC, check_parameters, notebook_parameters
 from lzsc.training import profile, train, trainer
 from lzsc.training.trainer import DivergenceError
-
-
-def _helpers():
-    """This folder's conftest as a module (the test folders are not packages, so no relative import)."""
-    spec = importlib.util.spec_from_file_location(
-        "bad_inputs_helpers", Path(__file__).with_name("conftest.py")
-    )
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-Snapshot, expect_failure, write_grey = (
-    getattr(_helpers(), n) for n in ("Snapshot", "expect_failure", "write_grey")
-)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 

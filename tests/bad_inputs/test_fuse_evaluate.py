@@ -8,16 +8,15 @@ that need the released weights and a real test image skip without ``LZSC_DATA``.
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 import os
 import re
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
+from catalogue import Snapshot, expect_failure, write_grey
 from PIL import Image
 from torch import nn
 
@@ -27,21 +26,6 @@ from lzsc.fusion import TILE_MARGIN, fuse, fuse_folder
 from lzsc.io import read_gray, read_image, to_uint8
 from lzsc.models import FNet, FNetConfig
 from lzsc.unrolled import LZSCConfig
-
-
-def _helpers():
-    """This folder's conftest as a module (the test folders are not packages, so no relative import)."""
-    spec = importlib.util.spec_from_file_location(
-        "bad_inputs_helpers", Path(__file__).with_name("conftest.py")
-    )
-    module = sys.modules.setdefault(spec.name, importlib.util.module_from_spec(spec))
-    spec.loader.exec_module(module)
-    return module
-
-
-Snapshot, expect_failure, write_grey = (
-    getattr(_helpers(), n) for n in ("Snapshot", "expect_failure", "write_grey")
-)
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
