@@ -46,22 +46,17 @@ import torch
 from torch import Tensor, nn
 from tqdm.auto import tqdm
 
-from ..atomic import remove_stale_temporaries
 from ..checkpoints import (
-    CheckpointError,
-    check_finite,
-    describe_checkpoint,
     find_nonfinite,
-    load_fnet,
     load_state_dict_strict,
-    read_checkpoint,
     save_atomic,
 )
 from ..models import FNet, FNetConfig, IFNet
 from .ema import EMA
 from .log import StepLog
 from .losses import LossOutput, fusion_loss, reconstruction_loss
-from .profiles import RESUMABLE_FIELDS, TrainConfig
+from .preflight import CHECKPOINT_NAME, FORMAT, check_batch, check_data, load_init, open_out_dir, read_resume
+from .profiles import TrainConfig
 from .state import InterruptGuard, capture_rng, restore_rng, seed_everything
 
 __all__ = [
@@ -76,13 +71,9 @@ __all__ = [
     "train_both",
 ]
 
-CHECKPOINT_NAME = "checkpoint.pt"
 LOG_NAME = "log.csv"
-FORMAT = "lzsc-train-v1"
 EXPLOSION_FACTOR = 1e6
 """A loss above this multiple of the stage's first loss counts as divergence (:class:`DivergenceError`)."""
-_CHECKPOINT_KEYS = ("stage", "step", "config", "model", "ifnet", "ema", "optimizer", "rng", "elapsed_s")
-_LISTED = 20  # at most this many bad training pairs are listed
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
@@ -140,127 +131,6 @@ def resolve_device(name: str) -> torch.device:
 def fnet_config_dict(config: FNetConfig) -> dict[str, Any]:
     """The ``fnet_config`` entry of an lzsc checkpoint (read back by ``load_fnet``)."""
     return {"block": dataclasses.asdict(config.block), "block_kind": config.block_kind}
-
-
-def _check_batch(batch: Any, config: TrainConfig) -> None:
-    if not isinstance(batch, dict) or "a" not in batch or "b" not in batch:
-        raise TypeError(f"sample_batch must return a dict with 'a' and 'b', got {type(batch).__name__}")
-    want = (config.batch_size, 1, config.patch, config.patch)
-    for key in ("a", "b"):
-        if tuple(batch[key].shape) != want:
-            raise ValueError(
-                f"sample_batch returned {key!r} of shape {tuple(batch[key].shape)}, expected {want}"
-            )
-
-
-def _check_data(data: PairDataset, config: TrainConfig, progress: bool) -> None:
-    """Read every pair of a :class:`~lzsc.data.PairedImageDataset` now (cached for training), so that an
-    unreadable or too-small image fails before the first step, listing every bad pair."""
-    from ..data import PairedImageDataset
-
-    if not isinstance(data, PairedImageDataset):
-        return
-    if data.patch != config.patch:
-        raise ValueError(
-            f"the data set serves {data.patch}x{data.patch} crops but this run's patch is {config.patch}; "
-            "build the data set with the run's patch (build_dataset(config))"
-        )
-    bad = []
-    indices = range(len(data))
-    for index in tqdm(indices, desc="checking pairs", unit="pair", disable=not progress, leave=False):
-        try:
-            data.load(index)
-        except (ValueError, OSError) as err:
-            bad.append(str(err))
-    if bad:
-        more = f"\n  ... and {len(bad) - _LISTED} more" if len(bad) > _LISTED else ""
-        raise ValueError(
-            f"{len(bad)} of {len(data)} training pair(s) cannot be used (nothing was trained):\n  "
-            + "\n  ".join(bad[:_LISTED])
-            + f"{more}\nFix or remove these files, or use a smaller patch (--set patch=N), then run again."
-        )
-
-
-def _open_out_dir(out_dir: Path) -> None:
-    """Create ``out_dir`` (with a message for a path that cannot be a folder) and remove orphaned
-    temporary files of killed writes from it."""
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except FileExistsError:
-        raise FileExistsError(f"output folder {out_dir} is a file; choose another --out") from None
-    except OSError as err:
-        raise ValueError(
-            f"cannot create the output folder {out_dir} ({err.strerror}); choose a writable --out"
-        ) from None
-    remove_stale_temporaries(out_dir)
-
-
-def _load_init(init: str | Path | None, config: TrainConfig) -> FNet | None:
-    if init is None:
-        if config.skip_stage1:
-            return None
-        raise ValueError(
-            "stage II starts from the stage-I FNet: pass init=<stage1 result, e.g. out/stage1/stage1.pt> "
-            "(--init), or set skip_stage1=True (--set skip_stage1=true) for the AE11 ablation "
-            "(stage II from scratch)"
-        )
-    if config.skip_stage1:
-        raise ValueError("skip_stage1=True (AE11) trains stage II from scratch; do not pass init")
-    loaded = load_fnet(init)
-    if loaded.config != config.fnet_config():
-        raise ValueError(
-            f"init {init} holds an FNet built with {loaded.config}, but this run's configuration is "
-            f"{config.fnet_config()}; use the same model settings in both stages"
-        )
-    return loaded
-
-
-def _read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    if not resume:
-        raise FileExistsError(
-            f"{path} exists: pass resume=True (--resume) to continue that run, or choose another "
-            "out_dir (--out)"
-        )
-    saved = read_checkpoint(path)
-    if (
-        not isinstance(saved, dict)
-        or saved.get("format") != FORMAT
-        or any(k not in saved for k in _CHECKPOINT_KEYS)
-    ):
-        what = describe_checkpoint(saved)
-        hint = (
-            " A stage result or FNet weights can start stage II instead: pass the file as --init (init=...)."
-            if "result" in what or "FNet" in what
-            else ""
-        )
-        raise CheckpointError(
-            f"{path} is {what}, not a resumable lzsc training checkpoint (the {CHECKPOINT_NAME} that "
-            f"training writes, with the optimiser and random states). Move it out of {path.parent} or "
-            f"choose another out_dir (--out).{hint}"
-        )
-    try:
-        old = TrainConfig.from_dict(saved["config"]).to_dict()
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(
-            f"{path} holds a training configuration this version cannot read ({err}); start a new run "
-            "in another out_dir (--out)"
-        ) from None
-    new = config.to_dict()
-    differ = [
-        f"{k}: {old.get(k)!r} -> {new[k]!r}"
-        for k in new
-        if k not in RESUMABLE_FIELDS and old.get(k) != new[k]
-    ]
-    if differ:
-        raise ValueError(f"cannot resume {path} with a different configuration ({'; '.join(differ)})")
-    if saved["step"] > config.steps:
-        raise ValueError(
-            f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps (--steps)"
-        )
-    check_finite(saved, str(path))
-    return saved
 
 
 class _Stage:
@@ -362,7 +232,7 @@ class _Stage:
         """One optimiser step; returns the loss and its parts as floats."""
         cfg = self.config
         batch = self.data.sample_batch(cfg.batch_size, self.generator)
-        _check_batch(batch, cfg)
+        check_batch(batch, cfg)
         a, b = (
             batch[k]
             .to(self.device, torch.float32, non_blocking=True)
@@ -431,14 +301,14 @@ def _train(
     ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
     result_path = out_dir / f"stage{config.stage}.pt"
     device = resolve_device(config.device)
-    saved = _read_resume(ckpt_path, config, resume)
+    saved = read_resume(ckpt_path, config, resume)
     if data is None:
         data = build_dataset(config)
     if not callable(getattr(data, "sample_batch", None)):
         raise TypeError(f"data must have sample_batch(batch_size, generator), got {type(data).__name__}")
-    init_net = _load_init(init, config) if config.stage == 2 and saved is None else None
-    _check_data(data, config, progress)
-    _open_out_dir(out_dir)
+    init_net = load_init(init, config) if config.stage == 2 and saved is None else None
+    check_data(data, config, progress)
+    open_out_dir(out_dir)
     if resume and saved is None:
         print(
             f"resume: no checkpoint {ckpt_path} to continue; starting stage {config.stage} from step 0",
