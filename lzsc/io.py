@@ -50,6 +50,7 @@ __all__ = [
     "rgb_to_gray_u8",
     "rgb_to_ycbcr_matlab",
     "save_image",
+    "single_image",
     "to_tensor",
     "to_uint8",
     "ycbcr_matlab_to_rgb",
@@ -192,18 +193,23 @@ def read_gray(path: str | Path, reader: Reader = "standard") -> Tensor:
     return to_tensor(read_gray_u8(path, reader))
 
 
-def to_uint8(x: Tensor) -> np.ndarray:
-    """Network output (..., H, W) in [0, 1] -> uint8 (H, W): clip, x 255, round (the release's rule).
-
-    The leading dimensions must hold one image (size 1 each); H and W are kept even when they are 1,
-    so that a 1 x N or N x 1 image keeps its orientation.
-    """
+def single_image(x: Tensor) -> Tensor:
+    """One image (..., H, W) whose leading dimensions have size 1, as (H, W); H and W are kept even when
+    they are 1, so that a 1 x N or N x 1 image keeps its orientation. ValueError otherwise."""
     if x.ndim < 2 or x[..., 0, 0].numel() != 1:
         raise ValueError(
             f"expected one image of shape (..., H, W) with leading sizes 1, got {tuple(x.shape)}"
         )
-    u8 = (x.detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
-    return u8.reshape(x.shape[-2:]).cpu().numpy()
+    return x.reshape(x.shape[-2:])
+
+
+def to_uint8(x: Tensor) -> np.ndarray:
+    """Network output (..., H, W) in [0, 1] -> uint8 (H, W): clip, x 255, round (the release's rule).
+
+    The leading dimensions must hold one image (:func:`single_image`).
+    """
+    u8 = (single_image(x).detach().float().clamp(0, 1) * 255.0).round().to(torch.uint8)
+    return u8.cpu().numpy()
 
 
 _M_FWD = np.array([[65.481, 128.553, 24.966], [-37.797, -74.203, 112.0], [112.0, -93.786, -18.214]]) / 255.0

@@ -47,6 +47,7 @@ from torch import Tensor, nn
 
 from ..checkpoints import CheckpointError, load_state_dict_strict, read_checkpoint
 from ..fusion import check_sources, module_device
+from ..io import single_image
 from ..paths import require_data_root
 from ..unrolled.dcu import DCUConfig, DCUStack
 from .csc_rules import l1_norm_rule, saliency_rule
@@ -163,11 +164,7 @@ def to_uint8_release(f: Tensor, rounding: Rounding = "truncate") -> np.ndarray:
     """
     if rounding not in ("truncate", "round"):
         raise ValueError(f"rounding must be 'truncate' (the release's) or 'round', got {rounding!r}")
-    if f.ndim < 2 or f[..., 0, 0].numel() != 1:
-        raise ValueError(
-            f"expected one image of shape (..., H, W) with leading sizes 1, got {tuple(f.shape)}"
-        )
-    scaled = 255 * f.detach().float().cpu().reshape(f.shape[-2:]).numpy()
+    scaled = 255 * single_image(f).detach().float().cpu().numpy()
     scaled = np.nan_to_num(np.round(scaled) if rounding == "round" else scaled, nan=0.0)
     return np.clip(scaled, 0, 255).astype(np.uint8)
 
