@@ -38,7 +38,7 @@ def plot_effects(study: AblationStudy, metrics: Sequence[str] = PAPER_METRICS, c
     effects = study.effects(metrics)
     ablations = list(dict.fromkeys(e["ablation"] for e in effects))
     datasets = list(dict.fromkeys(e["dataset"] for e in effects))
-    offsets = np.linspace(-0.3, 0.3, max(len(datasets), 1)) if len(datasets) > 1 else np.zeros(1)
+    offsets = np.linspace(-0.3, 0.3, len(datasets)) if len(datasets) > 1 else np.zeros(1)
     markers = "osD^vP*X"
     fig, axes = plt.subplots(
         1, len(metrics), figsize=(2.6 * len(metrics) + 1.5, 0.34 * len(ablations) + 1.8), sharey=True
