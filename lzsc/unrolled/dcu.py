@@ -18,13 +18,19 @@ k x k (3 x 3 by default) with reflection padding, and f one of
 From z^(0) = 0 the first unit is z^(1) = f(BN(Conv1 x)): it has no Conv0. :class:`DCUStack` chains a
 first unit and ``n_iter`` later ones, each with its own operators (untied, unlike the LCSC block).
 
+Three options express the other two networks of the paper as released (all off by default):
+``first_batch_norm=False`` drops the first unit's BN (CSC-MMFN), ``first_shared_theta`` gives the first
+unit's SST one theta for all channels (CSC-MEFN), and ``nonnegative_theta`` applies max(theta, 0)
+in every SST, as CSC-MMFN's release does in its forward (the stored theta stays unconstrained).
+
 The l1 sibling of the LZSC block (momentum IHT, eq. 20 of the FNet paper): l1 instead of l0, no
 momentum, a batch-norm, one operator pair per unit. With BN off, f = S_theta, Conv0 = D and
 Conv1 = mu D^T a stack *is* convolutional ISTA from z = 0 (``tests/test_dcu.py`` checks it to 1e-10).
 
-The SST's theta is not kept >= 0, as in the release, which learns it unconstrained: the released
-CSC-IVFN weights hold negative thetas, where f widens |v| instead of shrinking it. It is therefore
-applied with the unchecked kernel (``threshold_kernel("soft")``), not :func:`soft_threshold`.
+The SST's theta is not kept >= 0, as in the IVF and MEF releases, which learn it unconstrained: the
+released CSC-IVFN and CSC-MEFN weights hold negative thetas, where f widens |v| instead of shrinking
+it. It is therefore applied with the unchecked kernel (``threshold_kernel("soft")``), not
+:func:`soft_threshold`.
 Introduced in ``notebooks/11_csc_networks.ipynb``.
 """
 
@@ -59,6 +65,8 @@ class DCUConfig:
     ``padding``: "reflect" as released, "zeros" for the 'same' zero padding of lzsc's convolutional
     dictionaries (the padding under which Conv1 = mu D^T is the exact adjoint of Conv0 = D).
     ``n_iter``: the units after the first in a :class:`DCUStack` (the release's ``ista_iters``).
+    ``first_batch_norm``: BN in the first unit (None: as ``batch_norm``); ``first_shared_theta``: one
+    theta for all channels in the first unit's SST; ``nonnegative_theta``: SSTs use max(theta, 0).
     """
 
     in_channels: int = 1
@@ -69,6 +77,9 @@ class DCUConfig:
     batch_norm: bool = True
     padding: Padding = "reflect"
     n_iter: int = 7
+    first_batch_norm: bool | None = None
+    first_shared_theta: bool = False
+    nonnegative_theta: bool = False
 
     def __post_init__(self) -> None:
         if self.activation not in ACTIVATIONS:
@@ -83,6 +94,11 @@ class DCUConfig:
             )
         if self.n_iter < 0:
             raise ValueError(f"n_iter (units after the first) must be >= 0, got {self.n_iter}")
+        if (self.first_shared_theta or self.nonnegative_theta) and self.activation != "sst":
+            raise ValueError(
+                f"first_shared_theta and nonnegative_theta concern the SST's theta; activation is "
+                f"{self.activation!r}: use activation='sst' or leave them False"
+            )
         if self.init is not None:
             if self.activation == "relu":
                 raise ValueError("activation 'relu' has no parameter: leave init=None")
@@ -103,8 +119,9 @@ def _with(config: DCUConfig | None, overrides: dict) -> DCUConfig:
 class DCU(nn.Module):
     """One dictionary convolution unit (eq. 3): (x, z^(k)) -> z^(k+1); a ``first`` unit maps x -> z^(1).
 
-    Parameters: ``conv0`` (K -> C, later units only), ``conv1`` (C -> K), ``bn`` (with ``batch_norm``),
-    and ``theta`` (K,) for "sst" or ``prelu`` (K slopes) for "prelu".
+    Parameters: ``conv0`` (K -> C, later units only), ``conv1`` (C -> K), ``bn`` (with ``batch_norm``,
+    or ``first_batch_norm`` in a first unit), and ``theta`` (K,) for "sst" ((1,) in a first unit with
+    ``first_shared_theta``) or ``prelu`` (K slopes) for "prelu".
     """
 
     def __init__(self, config: DCUConfig | None = None, first: bool = False, **overrides) -> None:
@@ -116,17 +133,20 @@ class DCU(nn.Module):
         if not first:
             self.conv0 = nn.Conv2d(k, c, size, padding=size // 2, padding_mode=mode, bias=False)
         self.conv1 = nn.Conv2d(c, k, size, padding=size // 2, padding_mode=mode, bias=False)
-        self.bn = nn.BatchNorm2d(k) if cfg.batch_norm else None
+        with_bn = cfg.batch_norm if not first or cfg.first_batch_norm is None else cfg.first_batch_norm
+        self.bn = nn.BatchNorm2d(k) if with_bn else None
         if cfg.activation == "sst":
-            self.theta = nn.Parameter(torch.full((k,), float(cfg.initial_value)))
+            n_theta = 1 if first and cfg.first_shared_theta else k
+            self.theta = nn.Parameter(torch.full((n_theta,), float(cfg.initial_value)))
         elif cfg.activation == "prelu":
             self.prelu = nn.PReLU(k, init=float(cfg.initial_value))
 
     def activation(self, v: Tensor) -> Tensor:
-        """f(v): S_theta per channel, PReLU or ReLU."""
+        """f(v): S_theta per channel (theta clamped at 0 with ``nonnegative_theta``), PReLU or ReLU."""
         kind = self.config.activation
         if kind == "sst":
-            return _soft(v, self.theta.view(1, -1, 1, 1))
+            theta = self.theta.clamp(min=0) if self.config.nonnegative_theta else self.theta
+            return _soft(v, theta.view(1, -1, 1, 1))
         return self.prelu(v) if kind == "prelu" else F.relu(v)
 
     def forward(self, x: Tensor, z: Tensor | None = None) -> Tensor:
