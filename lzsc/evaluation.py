@@ -29,12 +29,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .atomic import append_csv, atomic_open
-from .datasets import dataset_dirs
+from .datasets import dataset_dirs, lookup
 from .fusion import check_limit, fuse_files
 from .io import IMAGE_SUFFIXES, ImageError, pair_files, read_gray_u8, save_image
+from .methods.registry import get_method
 from .metrics import METRIC_NAMES, compute_all
 from .protocols import CONVENTIONS, EvalProtocol, ProtocolName, get_protocol
-from .reference import PAPER_METRICS, best_competitor, paper_value
+from .reference import best_competitor, paper_metrics, paper_value
 
 __all__ = [
     "EvalResult",
@@ -52,8 +53,16 @@ _REQUIRED = {"dataset", "name", "protocol", "model", *METRIC_NAMES}
 
 
 def model_hash(model: nn.Module, length: int = 12) -> str:
-    """SHA-256 of a model's state_dict (names and bytes): the cache key of its fused images."""
+    """SHA-256 of a model's state_dict (names and bytes): the cache key of its fused images.
+
+    A model whose fusion depends on more than its weights declares it in a ``fusion_settings``
+    mapping (CSC-IVFN's rule settings and rounding, :class:`lzsc.methods.csc_ivfn.CSCIVFNFusion`),
+    which is hashed too.
+    """
     digest = hashlib.sha256()
+    settings = getattr(model, "fusion_settings", None)
+    if settings is not None:
+        digest.update(repr(sorted(settings.items())).encode())
     for key, value in sorted(model.state_dict().items()):
         digest.update(key.encode())
         digest.update(value.detach().cpu().contiguous().numpy().tobytes())
@@ -70,6 +79,7 @@ class EvalResult:
     rows: list[dict] = field(default_factory=list)
     scale: str = ""
     pairs_in_set: int | None = None
+    method: str = "fnet"
 
     @property
     def complete(self) -> bool:
@@ -82,13 +92,21 @@ class EvalResult:
     def stds(self) -> dict[str, float]:
         return {m: float(np.std([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
 
+    @property
+    def paper_label(self) -> str | None:
+        """This method's row name in the table that reports the data set, None when it is not there."""
+        spec = lookup(self.dataset)
+        return get_method(self.method).label(spec.paper if spec is not None else None)
+
     def summary(self) -> list[dict]:
-        """One row per metric: mean, std, the paper's FNet value, the difference, the best competitor."""
+        """One row per metric: mean, std, the published value of this method on this set (None when
+        the reporting paper does not give it), the difference, and the best other published method."""
         means, stds = self.means(), self.stds()
+        reported, label = paper_metrics(self.dataset), self.paper_label
         out = []
         for m in METRIC_NAMES:
-            paper = paper_value(self.dataset, m) if m in PAPER_METRICS else None
-            best = best_competitor(self.dataset, m) if m in PAPER_METRICS else None
+            paper = paper_value(self.dataset, m, label) if label and m in reported else None
+            best = best_competitor(self.dataset, m, exclude=label) if m in reported else None
             out.append(
                 {
                     "metric": m,
@@ -104,7 +122,7 @@ class EvalResult:
     def header(self) -> str:
         scale = f"; {self.scale}" if self.scale else ""
         return (
-            f"{self.dataset}: {len(self.rows)} pairs, model {self.model}, protocol '{self.protocol}' "
+            f"{self.dataset}: {len(self.rows)} pairs, {self.method} {self.model}, protocol '{self.protocol}' "
             f"[{get_protocol(self.protocol).describe()}]{scale}\n{CONVENTIONS}"
         )
 
@@ -118,9 +136,8 @@ class EvalResult:
         return "\n".join(lines)
 
     def _repr_html_(self) -> str:
-        head = "".join(
-            f"<th>{h}</th>" for h in ("metric", "ours (mean ± std)", "paper FNet", "diff", "best other")
-        )
+        paper = f"paper {html.escape(self.paper_label or '(not reported)')}"
+        head = "".join(f"<th>{h}</th>" for h in ("metric", "ours (mean ± std)", paper, "diff", "best other"))
         body = []
         for r in self.summary():
             paper = "" if r["paper"] is None else f"{r['paper']:.2f}"
@@ -250,8 +267,12 @@ def evaluate(
     progress: bool = True,
     scale: str = "",
     force: bool = False,
+    method: str = "fnet",
 ) -> EvalResult:
     """Evaluate ``model`` (or the images in ``fused_dir``) on a test set; see the module docstring.
+
+    ``method`` names the pair method of :mod:`lzsc.methods.registry` that ``model`` (or the fused
+    images) is: the summary prints the published value of that method where a paper reports it.
 
     ``fused_dir`` holds the fused images of ``dataset`` (named like the sources, any image format),
     or is a root holding one such folder per data set (``fused_dir/<dataset>/``); every one of them is
@@ -262,6 +283,8 @@ def evaluate(
     """
     rules = get_protocol(protocol)
     check_limit(limit)
+    if get_method(method).inputs != "pair":
+        raise ValueError(f"method {method!r} does not fuse pairs of images; evaluate a pair method")
     if (model is None) == (fused_dir is None):
         raise ValueError("give either a model to fuse with or a folder of fused images (fused_dir), not both")
     out_csv = Path(out_csv) if out_csv else None
@@ -284,7 +307,7 @@ def evaluate(
         write_rows(out_csv, [])  # allowed by force (checked above): the file that was not ours is replaced
     key = (dataset, protocol, rules.readers, tag)
     done = {r["name"]: r for r in _read_rows(out_csv) if _row_key(r) == key}
-    result = EvalResult(dataset, protocol, tag, scale=scale, pairs_in_set=len(all_pairs))
+    result = EvalResult(dataset, protocol, tag, scale=scale, pairs_in_set=len(all_pairs), method=method)
     for name, pa, pb in tqdm(pairs, desc=f"{dataset} ({protocol})", unit="pair", disable=not progress):
         if name in done:
             result.rows.append(done[name])

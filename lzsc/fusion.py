@@ -1,4 +1,7 @@
-"""Fusing images with a trained FNet: tensors, files and folders of pairs.
+"""Fusing pairs of images with a fusion model: tensors, files and folders of pairs.
+
+A model is any pair method of :mod:`lzsc.methods.registry` (FNet, CSC-IVFN, the mean), called as
+``model(A, B) -> F`` on (N, 1, H, W) tensors in [0, 1].
 
 Inference follows the release (``docs/conventions.md``): sources read as 8-bit grey / 255 by a named
 reader (``lzsc.io.READERS``: ``standard`` by default, ``release`` for the release's own decode), A the
@@ -126,9 +129,12 @@ def fuse(
     An image with a side longer than ``tile`` is fused in pieces of at most ``tile`` x ``tile``: cores
     of ``tile - 2 * margin`` pixels, each fused with ``margin`` pixels of context and kept without it
     (module docstring: within 1 grey level of whole-image fusion with the default margin). ``tile=None``
-    fuses any image in one piece, however much memory that takes.
+    fuses any image in one piece, however much memory that takes, and so does a model whose rule uses
+    image-wide statistics and declares ``whole_image = True`` (CSC-IVFN's saliency rule).
     """
     check_sources(a, b)
+    if getattr(model, "whole_image", False):
+        tile = None
     if tile is not None and tile <= 2 * margin:
         raise ValueError(
             f"tile ({tile}) must be larger than twice the margin ({margin}); use tile >= {4 * margin}"
@@ -234,13 +240,14 @@ class FolderReport:
 
     written: list[Path] = field(default_factory=list)
     failed: dict[str, str] = field(default_factory=dict)
+    unit: str = "pair"
 
     @property
     def ok(self) -> bool:
         return not self.failed
 
     def summary(self) -> str:
-        lines = [f"fused {len(self.written)} pair(s), {len(self.failed)} failed"]
+        lines = [f"fused {len(self.written)} {self.unit}(s), {len(self.failed)} failed"]
         lines += [f"  FAILED {name}: {msg}" for name, msg in self.failed.items()]
         return "\n".join(lines)
 

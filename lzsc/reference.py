@@ -1,9 +1,11 @@
-"""The paper's published numbers: Tables I and III from the reference CSV files, and the cost row.
+"""The papers' published numbers: FNet's Tables I and III, the CSC paper's Table II, the cost row.
 
 The CSVs live beside the data (``$LZSC_DATA/../reference`` by default, or ``$LZSC_REFERENCE``);
-they are the paper's values, not ours, and are only ever printed next to numbers this library
-computes. Without them, tables show our numbers alone and say that the reference is missing. A data
-set's name in Table I is its ``paper_name`` in the registry :mod:`lzsc.datasets`.
+they are the papers' values, not ours, and are only ever printed next to numbers this library
+computes. Without them, tables show our numbers alone and say that the reference is missing. Which
+table reports a test set is its ``paper`` in the registry :mod:`lzsc.datasets` ("FNet": Table I,
+``paper_table1_sota.csv``, the set's ``paper_name`` there; "CSC": Table II, ``csc_table2.csv``, the
+set's lzsc name there); a method's row name in each table is its label in :mod:`lzsc.methods.registry`.
 """
 
 from __future__ import annotations
@@ -17,17 +19,26 @@ from .datasets import lookup
 from .paths import data_root
 
 __all__ = [
+    "CSC_IVFN",
+    "FNET",
     "PAPER_COST",
     "PAPER_METRICS",
+    "TABLE2_METRICS",
     "ablation_table",
     "best_competitor",
+    "paper_metrics",
     "paper_value",
     "reference_root",
     "table1_name",
 ]
 
+#: The metrics of FNet's Table I, and of the CSC paper's Table II.
 PAPER_METRICS = ("MI", "CE", "VIF", "Qabf", "Qcb", "SSIM")
+TABLE2_METRICS = ("EN", "MI", "SD", "SF", "VIF", "AG", "SCD")
+#: Each paper's own method, as its table names it.
 FNET = "FNet (Ours)"
+CSC_IVFN = "CSC-IVFN"
+_OWN = {"FNet": FNET, "CSC": CSC_IVFN}
 
 PAPER_COST = {"params": 420e3, "gflops": 0.33, "seconds": 0.051, "device": "NVIDIA A40", "size": 320}
 """The paper's Table I cost row for FNet (parameters, "GFLOPs" and run time per 320x320 pair)."""
@@ -54,6 +65,12 @@ def _table1() -> tuple[dict[str, str], ...]:
     return _read(root / "paper_table1_sota.csv") if root else ()
 
 
+def _table2() -> tuple[dict[str, str], ...]:
+    root = reference_root()
+    path = root / "csc_table2.csv" if root else None
+    return _read(path) if path and path.is_file() else ()
+
+
 def table1_name(dataset: str) -> str | None:
     """Table I's name of ``dataset``: of a registered or extra set (None when Table I does not report
     it), or ``dataset`` itself when it names no known set (it may be a Table I name already)."""
@@ -63,23 +80,38 @@ def table1_name(dataset: str) -> str | None:
     return spec.paper_name if spec.paper == "FNet" else None
 
 
-def paper_value(dataset: str, metric: str, method: str = FNET) -> float | None:
-    """The paper's Table I value for ``dataset`` (lzsc name, e.g. "TNO"), or None when unknown."""
-    name = table1_name(dataset)
-    for row in _table1():
-        if row["task_dataset"] == name and row["metric"] == metric and row["method"] == method:
-            return float(row["value"])
-    return None
+def _cells(dataset: str, metric: str) -> list[tuple[str, float]]:
+    """(method, value) of every method the paper reporting ``dataset`` gives for ``metric``."""
+    spec = lookup(dataset)
+    if spec is not None and spec.paper == "CSC":
+        rows, key, name = _table2(), "dataset", spec.name
+    else:
+        rows, key, name = _table1(), "task_dataset", table1_name(dataset)
+    return [(r["method"], float(r["value"])) for r in rows if r[key] == name and r["metric"] == metric]
 
 
-def best_competitor(dataset: str, metric: str) -> tuple[str, float] | None:
-    """The best non-FNet method of Table I for a cell (lowest for CE, highest otherwise)."""
-    name = table1_name(dataset)
-    rows = [
-        (r["method"], float(r["value"]))
-        for r in _table1()
-        if r["task_dataset"] == name and r["metric"] == metric and r["method"] != FNET
-    ]
+def paper_metrics(dataset: str) -> tuple[str, ...]:
+    """The metrics of the table that reports ``dataset``: Table II's for the CSC sets, else Table I's."""
+    spec = lookup(dataset)
+    return TABLE2_METRICS if spec is not None and spec.paper == "CSC" else PAPER_METRICS
+
+
+def paper_value(dataset: str, metric: str, method: str | None = None) -> float | None:
+    """The published value of ``method`` (its row name; default: the reporting paper's own method,
+    FNet in Table I, CSC-IVFN in Table II) for ``dataset`` (lzsc name, e.g. "TNO"); None if unknown."""
+    spec = lookup(dataset)
+    own = _OWN.get(spec.paper if spec is not None and spec.paper else "FNet")
+    return dict(_cells(dataset, metric)).get(method or own)
+
+
+def best_competitor(dataset: str, metric: str, exclude: str | None = "own") -> tuple[str, float] | None:
+    """The best published method of a cell (lowest for CE, highest otherwise) other than ``exclude``:
+    "own" (default) leaves out the reporting paper's own method, None leaves out nothing, any other
+    string that row name. None when no method is left."""
+    spec = lookup(dataset)
+    if exclude == "own":
+        exclude = _OWN.get(spec.paper if spec is not None and spec.paper else "FNet")
+    rows = [cell for cell in _cells(dataset, metric) if cell[0] != exclude]
     if not rows:
         return None
     return (min if metric == "CE" else max)(rows, key=lambda r: r[1])

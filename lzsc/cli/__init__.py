@@ -19,9 +19,18 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from ..models import FNet
+    from torch import nn
 
-__all__ = ["BACKENDS", "READERS", "add_backend_option", "build_parser", "int_at_least", "load_model", "main"]
+__all__ = [
+    "BACKENDS",
+    "READERS",
+    "add_backend_option",
+    "add_method_options",
+    "build_parser",
+    "int_at_least",
+    "load_model",
+    "main",
+]
 
 #: ``lzsc.unrolled.backends.BACKENDS``, spelt out so that building the parser does not import torch.
 BACKENDS: tuple[str, ...] = ("auto", "reference", "fused", "engine")
@@ -54,19 +63,32 @@ def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "a
     )
 
 
-def load_model(checkpoint: str, device: str, backend: str) -> FNet:
-    """FNet from ``checkpoint`` ('official' or a path) on ``device``, running on ``backend``."""
-    import torch
+def add_method_options(parser: argparse.ArgumentParser, methods: tuple[str, ...]) -> None:
+    """``--method`` (one of ``methods``, default fnet), ``--checkpoint``, ``--device`` and ``--backend``."""
+    from ..methods.registry import METHODS
 
-    from ..checkpoints import load_fnet
+    parser.add_argument(
+        "--method",
+        choices=methods,
+        default="fnet",
+        help="fusion method: " + "; ".join(f"{m}: {METHODS[m].summary}" for m in methods),
+    )
+    parser.add_argument(
+        "--checkpoint",
+        default="official",
+        help="'official' (the method's released weights under $LZSC_DATA/checkpoints) or a path: an FNet "
+        "checkpoint, a CSC-IVFN training result or a folder of the release's three files",
+    )
+    parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
+    add_backend_option(parser)
 
-    try:
-        target = torch.device(device)
-    except RuntimeError as err:
-        raise ValueError(f"--device {device}: not a torch device ({err})") from None
-    if target.type == "cuda" and not torch.cuda.is_available():
-        raise ValueError(f"--device {device}: CUDA is not available on this machine; use --device cpu")
-    return load_fnet(checkpoint).to(target).set_backend(backend)
+
+def load_model(args: argparse.Namespace) -> nn.Module:
+    """The model of ``args.method`` with ``args.checkpoint`` on ``args.device`` (``add_method_options``)."""
+    from ..methods.registry import check_device, load_method
+
+    check_device(args.device, "--device")
+    return load_method(args.method, args.checkpoint, args.device, args.backend)
 
 
 def build_parser() -> argparse.ArgumentParser:

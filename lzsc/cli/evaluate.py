@@ -17,11 +17,17 @@ import shlex
 import sys
 from pathlib import Path
 
-from ..datasets import FNET_TEST_SETS
+from ..datasets import FNET_TEST_SETS, REGISTRY
+from ..methods.registry import PAIR_METHODS
 from ..protocols import PROTOCOLS
-from . import add_backend_option, int_at_least, load_model
+from . import add_method_options, int_at_least, load_model
 
 DEFAULT_DIR = Path("runs") / "eval"
+#: ``--dataset`` names of groups of test sets: FNet's Table I sets, and the CSC paper's Table II sets.
+GROUPS = {
+    "all": FNET_TEST_SETS,
+    "csc": tuple(s.name for s in REGISTRY if s.split == "test" and s.paper == "CSC"),
+}
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -33,8 +39,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "Writes two files: the per-pair rows (--out NAME.csv) and the summary with the command that made "
         "it (NAME.json beside it).",
     )
-    p.add_argument("--dataset", required=True, choices=(*FNET_TEST_SETS, "all"))
-    p.add_argument("--checkpoint", default="official", help="'official' or a checkpoint path")
+    p.add_argument(
+        "--dataset",
+        required=True,
+        choices=(*REGISTRY.names("test"), *GROUPS),
+        help="a test set, 'all' (FNet's Table I sets: " + ", ".join(GROUPS["all"]) + ") or 'csc' (the CSC "
+        "paper's Table II sets: " + ", ".join(GROUPS["csc"]) + ")",
+    )
     p.add_argument(
         "--fused",
         type=Path,
@@ -56,8 +67,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--limit", type=int_at_least(1, "pairs"), help="first N pairs of each set, sorted by name (N >= 1)"
     )
     p.add_argument("--cache", type=Path, default=Path("runs") / "fused", help="fused-image cache folder")
-    p.add_argument("--device", default="cpu")
-    add_backend_option(p)
+    add_method_options(p, PAIR_METHODS)
     p.set_defaults(func=run)
 
 
@@ -87,7 +97,8 @@ def run(args: argparse.Namespace) -> int:
     from ..fusion import prepare_output_dir
 
     stem = Path(str(args.checkpoint)).stem if args.fused is None else f"fused_{args.fused.name}"
-    out = args.out or DEFAULT_DIR / f"eval_{stem}_{args.protocol}.csv"
+    prefix = "" if args.method == "fnet" else f"{args.method}_"
+    out = args.out or DEFAULT_DIR / f"eval_{prefix}{stem}_{args.protocol}.csv"
     if out.suffix.lower() != ".csv":
         raise ValueError(
             f"--out {out}: give the per-pair CSV, a name ending in .csv (the summary is written beside it "
@@ -97,9 +108,9 @@ def run(args: argparse.Namespace) -> int:
     check_rows_file(out, args.force)
     previous = _summary_file(meta_path, args.force)
     prepare_output_dir(out.parent, ())
-    model = None if args.fused is not None else load_model(args.checkpoint, args.device, args.backend)
+    model = None if args.fused is not None else load_model(args)
     command = "lzsc " + " ".join(shlex.quote(a) for a in sys.argv[1:])
-    datasets = FNET_TEST_SETS if args.dataset == "all" else (args.dataset,)
+    datasets = GROUPS.get(args.dataset, (args.dataset,))
     summary = dict(previous.get("datasets", {}))
     for name in datasets:
         result = evaluate(
@@ -112,6 +123,7 @@ def run(args: argparse.Namespace) -> int:
             cache_dir=args.cache,
             scale="" if args.limit is None else f"first {args.limit} pairs only",
             force=args.force,
+            method=args.method,
         )
         print(result, end="\n\n")
         old = summary.get(name)
@@ -122,6 +134,7 @@ def run(args: argparse.Namespace) -> int:
             "pairs": len(result.rows),
             "complete": result.complete,
             "protocol": args.protocol,
+            "method": args.method,
             "model": result.model,
             "command": command,
             "means": result.means(),

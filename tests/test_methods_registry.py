@@ -1,0 +1,256 @@
+"""The method registry (``lzsc.methods.registry``), its scenes, its CLI and the papers' tables per method."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from lzsc import reference
+from lzsc.baselines import MeanFusion
+from lzsc.cli import main
+from lzsc.evaluation import EvalResult, model_hash
+from lzsc.fusion import fuse, fuse_files
+from lzsc.io import to_uint8
+from lzsc.methods.csc_ivfn import CSCIVFN, CSCIVFNConfig, CSCIVFNFusion, fuse_csc_ivfn_u8, to_uint8_release
+from lzsc.methods.csc_mefn import CSCMEFN, CSCMEFNConfig
+from lzsc.methods.csc_mmfn import CSCMMFN, CSCMMFNConfig
+from lzsc.methods.registry import METHODS, PAIR_METHODS, Method, get_method, load_method
+from lzsc.methods.scenes import find_scenes, fuse_scenes, is_scene
+from lzsc.metrics import METRIC_NAMES
+
+
+def small_csc(seed: int = 0) -> CSCIVFN:
+    torch.manual_seed(seed)
+    net = CSCIVFN(CSCIVFNConfig(n_filters=8, n_iter=1)).eval()
+    with torch.no_grad():  # non-trivial batch-norm statistics, so that eval mode matters
+        for m in net.modules():
+            if isinstance(m, torch.nn.BatchNorm2d):
+                m.running_mean.uniform_(-0.1, 0.1)
+                m.running_var.uniform_(0.5, 1.5)
+    return net
+
+
+def grey_pair(seed: int = 0, shape: tuple[int, int] = (40, 52)) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(seed)
+    return tuple(rng.integers(0, 256, shape, dtype=np.uint8) for _ in range(2))
+
+
+class TestRegistry:
+    def test_names_and_kinds(self):
+        assert set(METHODS) == {"fnet", "csc-ivfn", "mean", "csc-mefn", "csc-mmfn"}
+        assert PAIR_METHODS == ("fnet", "csc-ivfn", "mean")
+        assert get_method("csc-mefn").inputs == "exposures"
+        assert get_method("csc-mmfn").inputs == "multispectral"
+
+    def test_labels_name_the_papers_rows(self):
+        assert get_method("fnet").label("FNet") == reference.FNET
+        assert get_method("csc-ivfn").label("CSC") == reference.CSC_IVFN
+        assert get_method("fnet").label("CSC") is None
+        assert get_method("mean").label(None) is None
+
+    def test_unknown_method(self):
+        with pytest.raises(ValueError, match=r"unknown method 'densefuse'.*fnet"):
+            get_method("densefuse")
+
+    def test_bad_input_kind(self):
+        with pytest.raises(ValueError, match="inputs must be one of"):
+            Method("x", "triples", "nothing")
+
+    def test_mean_has_no_weights(self):
+        assert isinstance(load_method("mean"), MeanFusion)
+        assert isinstance(load_method("mean", None), MeanFusion)
+        with pytest.raises(ValueError, match="has no weights"):
+            load_method("mean", "weights.pt")
+
+    def test_bad_device(self):
+        with pytest.raises(ValueError, match="not a torch device"):
+            load_method("mean", device="gpu0")
+
+    def test_importing_the_registry_does_not_import_torch(self):
+        import subprocess
+        import sys
+
+        code = "import sys, lzsc.methods.registry; print('torch' in sys.modules)"
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+        assert out.stdout.strip() == "False"
+
+
+class TestCSCIVFNFusion:
+    def test_truncate_equals_the_release_cast(self):
+        net, (a, b) = small_csc(), grey_pair()
+        fused = to_uint8(
+            CSCIVFNFusion(net)(*(torch.from_numpy(x / np.float32(255))[None, None] for x in (a, b)))
+        )
+        np.testing.assert_array_equal(fused, fuse_csc_ivfn_u8(net, a, b))
+
+    def test_round_equals_rounding(self):
+        net, (a, b) = small_csc(), grey_pair(1)
+        ta, tb = (torch.from_numpy(x / np.float32(255))[None, None] for x in (a, b))
+        model = CSCIVFNFusion(net, rounding="round")
+        np.testing.assert_array_equal(to_uint8(model(ta, tb)), to_uint8_release(model(ta, tb), "round"))
+        truncated = to_uint8(CSCIVFNFusion(net)(ta, tb)).astype(int)
+        assert (to_uint8(model(ta, tb)).astype(int) - truncated).max() == 1  # the cast does matter here
+
+    def test_bad_rounding(self):
+        with pytest.raises(ValueError, match="rounding must be"):
+            CSCIVFNFusion(small_csc(), rounding="floor")
+
+    def test_never_tiled(self):
+        net, (a, b) = small_csc(), grey_pair(2, (150, 140))
+        ta, tb = (torch.from_numpy(x / np.float32(255))[None, None] for x in (a, b))
+        model = CSCIVFNFusion(net)
+        whole = fuse(model, ta, tb, tile=None)
+        assert torch.equal(fuse(model, ta, tb, tile=128, margin=32), whole)
+
+    def test_settings_enter_the_cache_key(self):
+        net = small_csc()
+        keys = {model_hash(CSCIVFNFusion(net, **kw)) for kw in ({}, {"rounding": "round"}, {"alpha": 1.0})}
+        assert len(keys) == 3
+        assert model_hash(CSCIVFNFusion(net)) == model_hash(CSCIVFNFusion(small_csc()))
+
+    def test_fuse_files_writes_the_release_bytes(self, tmp_path):
+        net, (a, b) = small_csc(), grey_pair(3)
+        for name, img in (("a.png", a), ("b.png", b)):
+            Image.fromarray(img).save(tmp_path / name)
+        fused = fuse_files(CSCIVFNFusion(net), tmp_path / "a.png", tmp_path / "b.png")
+        np.testing.assert_array_equal(fused, fuse_csc_ivfn_u8(net, a, b))
+
+
+class TestPapersTables:
+    @pytest.fixture(autouse=True)
+    def _reference(self, lzsc_data):
+        if reference.reference_root() is None:
+            pytest.skip("the papers' tables (reference CSVs) are not beside the data")
+
+    def test_table2_values(self):
+        assert reference.paper_value("TNO40", "MI") == 2.50
+        assert reference.paper_value("FLIR", "SD", "DenseFuse") == 37.32
+        assert reference.paper_value("TNO40", "Qabf") is None
+        assert reference.paper_metrics("NIR_Country") == reference.TABLE2_METRICS
+        assert reference.paper_metrics("TNO") == reference.PAPER_METRICS
+
+    def test_best_competitor_exclusions(self):
+        assert reference.best_competitor("TNO40", "MI") == ("FusionGAN", 2.34)
+        assert reference.best_competitor("TNO40", "MI", exclude=None) == ("CSC-IVFN", 2.50)
+        assert reference.best_competitor("TNO", "CE")[1] <= reference.paper_value(
+            "TNO", "CE", "SwinFusion [1]"
+        )
+
+    def test_summary_uses_the_methods_own_row(self):
+        row = dict.fromkeys(METRIC_NAMES, 1.0)
+        csc = {
+            r["metric"]: r for r in EvalResult("TNO40", "default", "x", [row], method="csc-ivfn").summary()
+        }
+        assert csc["EN"]["paper"] == 6.91
+        assert csc["Qabf"]["paper"] is None
+        assert csc["MI"]["best_other"] == ("FusionGAN", 2.34)
+        fnet = {r["metric"]: r for r in EvalResult("TNO40", "default", "x", [row], method="fnet").summary()}
+        assert fnet["EN"]["paper"] is None
+        assert fnet["MI"]["best_other"] == ("CSC-IVFN", 2.50)
+        assert EvalResult("TNO", "default", "x", [row]).summary()[4]["paper"] == reference.paper_value(
+            "TNO", "MI"
+        )
+
+
+def exposure_folder(root, name: str, levels=(60, 120, 200), shape=(24, 28)) -> None:
+    folder = root / name
+    folder.mkdir(parents=True)
+    rng = np.random.default_rng(len(name))
+    texture = rng.integers(-20, 20, (*shape, 3))
+    for i, level in enumerate(levels, 1):
+        Image.fromarray(np.clip(level + texture, 0, 255).astype(np.uint8)).save(folder / f"{i}.png")
+
+
+def multispectral_file(path, channels: int = 31, size: int = 16) -> None:
+    rng = np.random.default_rng(0)
+    np.savez(
+        path,
+        lr_ms=rng.random((channels, size, size), dtype=np.float32),
+        rgb=rng.random((3, 2 * size, 2 * size), dtype=np.float32),
+    )
+
+
+class TestScenes:
+    def test_one_exposure_scene_and_a_folder_of_them(self, tmp_path):
+        exposure_folder(tmp_path / "scenes", "s1")
+        exposure_folder(tmp_path / "scenes", "s2")
+        model = CSCMEFN(CSCMEFNConfig()).eval()
+        assert is_scene("exposures", tmp_path / "scenes" / "s1")
+        assert not is_scene("exposures", tmp_path / "scenes")
+        report = fuse_scenes(
+            model, "exposures", tmp_path / "scenes" / "s1", tmp_path / "one.png", progress=False
+        )
+        assert report.written == [tmp_path / "one.png"]
+        assert np.asarray(Image.open(tmp_path / "one.png")).shape == (24, 28, 3)
+        report = fuse_scenes(model, "exposures", tmp_path / "scenes", tmp_path / "out", progress=False)
+        assert sorted(p.name for p in report.written) == ["s1.png", "s2.png"]
+        assert report.ok
+        assert report.summary().startswith("fused 2 scene(s)")
+
+    def test_a_failing_scene_does_not_stop_the_others(self, tmp_path):
+        exposure_folder(tmp_path / "scenes", "good")
+        bad = tmp_path / "scenes" / "bad"
+        bad.mkdir()
+        Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(bad / "1.png")  # one exposure only
+        report = fuse_scenes(
+            CSCMEFN().eval(), "exposures", tmp_path / "scenes", tmp_path / "out", progress=False
+        )
+        assert [p.name for p in report.written] == ["good.png"]
+        assert list(report.failed) == ["bad"]
+
+    def test_multispectral_file_and_folder(self, tmp_path):
+        (tmp_path / "in").mkdir()
+        multispectral_file(tmp_path / "in" / "c.npz", channels=4)
+        model = CSCMMFN(CSCMMFNConfig(ms_channels=4, n_filters=8)).eval()
+        fuse_scenes(model, "multispectral", tmp_path / "in" / "c.npz", tmp_path / "c.npy", progress=False)
+        assert np.load(tmp_path / "c.npy").shape == (4, 32, 32)
+        assert find_scenes("multispectral", tmp_path / "in") == [tmp_path / "in" / "c.npz"]
+        report = fuse_scenes(model, "multispectral", tmp_path / "in", tmp_path / "out", progress=False)
+        assert [p.name for p in report.written] == ["c.npy"]
+
+    def test_bad_outputs_and_sources(self, tmp_path):
+        multispectral_file(tmp_path / "c.npz", channels=4)
+        model = CSCMMFN(CSCMMFNConfig(ms_channels=4, n_filters=8)).eval()
+        with pytest.raises(ValueError, match=r"written as a \.npy file"):
+            fuse_scenes(model, "multispectral", tmp_path / "c.npz", tmp_path / "c.png")
+        exposure_folder(tmp_path, "scene")
+        with pytest.raises(ValueError, match="one of the sources"):
+            fuse_scenes(CSCMEFN().eval(), "exposures", tmp_path / "scene", tmp_path / "scene" / "2.png")
+        with pytest.raises(FileNotFoundError, match="does not exist"):
+            fuse_scenes(model, "multispectral", tmp_path / "none.npz", tmp_path / "x.npy")
+        (tmp_path / "empty").mkdir()
+        with pytest.raises(FileNotFoundError, match="neither"):
+            fuse_scenes(model, "exposures", tmp_path / "empty", tmp_path / "out")
+
+
+class TestCommandLine:
+    def test_mean_pair(self, tmp_path):
+        a, b = grey_pair(4)
+        for name, img in (("a.png", a), ("b.png", b)):
+            Image.fromarray(img).save(tmp_path / name)
+        assert main(["fuse", "--method", "mean", str(tmp_path / "a.png"), str(tmp_path / "b.png"),
+                     "-o", str(tmp_path / "f.png")]) == 0  # fmt: skip
+        want = np.round((a.astype(np.float32) / 255 + b.astype(np.float32) / 255) / 2 * 255)
+        np.testing.assert_allclose(np.asarray(Image.open(tmp_path / "f.png")), want, atol=1)
+
+    @pytest.mark.parametrize(
+        ("args", "message"),
+        [
+            (["--method", "mean", "a.png"], "give the two sources A and B"),
+            (["--method", "csc-mefn", "scene", "b.png"], "takes no the second source"),
+            (["--method", "csc-mmfn", "c.npz", "--color"], "takes no --color"),
+            (["--method", "mean", "a.png", "b.png", "--checkpoint", "w.pt"], "has no weights"),
+        ],
+    )
+    def test_refused(self, tmp_path, capsys, args, message):
+        assert main(["fuse", *args, "-o", str(tmp_path / "out.png")]) == 2
+        assert message in capsys.readouterr().err
+
+    def test_evaluate_lists_the_csc_sets_and_pair_methods_only(self, capsys):
+        with pytest.raises(SystemExit):
+            main(["evaluate", "--dataset", "csc", "--method", "csc-mefn"])
+        err = capsys.readouterr().err
+        assert "invalid choice: 'csc-mefn'" in err
+        assert "csc-ivfn" in err
