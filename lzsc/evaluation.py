@@ -20,6 +20,7 @@ from __future__ import annotations
 import csv
 import hashlib
 import html
+import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -43,6 +44,7 @@ __all__ = [
     "evaluate",
     "fused_folder",
     "fused_hash",
+    "load_results",
     "model_hash",
     "write_rows",
 ]
@@ -201,6 +203,44 @@ def _read_rows(path: Path | None) -> list[dict]:
             except (KeyError, TypeError, ValueError):
                 continue  # a line cut short by an interrupted run is recomputed
     return rows
+
+
+def _pair_count(dataset: str) -> int | None:
+    """The number of pairs of a test set under the data root, None when it cannot be read."""
+    try:
+        return len(pair_files(*dataset_dirs(dataset, "test")[:2])[0])
+    except (FileNotFoundError, KeyError, OSError):
+        return None
+
+
+def load_results(path: str | Path, method: str = "fnet", model: str | None = None) -> dict[str, EvalResult]:
+    """The per-pair rows of an evaluation CSV (``lzsc evaluate --out``) as ``{dataset: EvalResult}``.
+
+    ``method`` names the pair method that made them (for the papers' columns); ``model`` picks the
+    rows of one model tag when the file holds several runs of a data set (ValueError listing them
+    otherwise). The summary JSON beside the file, when present, gives each set's pair count (so a
+    partial run reports itself as such) and its scale note.
+    """
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} does not exist; make it with `lzsc evaluate --out {path}`")
+    groups: dict[str, dict[tuple, list[dict]]] = {}
+    for row in _read_rows(path):
+        if model is None or row["model"] == model:
+            groups.setdefault(row["dataset"], {}).setdefault(_row_key(row), []).append(row)
+    meta_path = path.with_suffix(".json")
+    meta = json.loads(meta_path.read_text()).get("datasets", {}) if meta_path.is_file() else {}
+    out = {}
+    for dataset, runs in groups.items():
+        if len(runs) > 1:
+            tags = ", ".join(sorted({k[3] for k in runs}))
+            raise ValueError(f"{path} holds several runs of {dataset} (models {tags}); pass model=<tag>")
+        ((key, rows),) = runs.items()
+        complete = meta.get(dataset, {}).get("complete")  # None: no summary says
+        total = len(rows) if complete else _pair_count(dataset)
+        scale = "" if total == len(rows) else f"{len(rows)} of {total or 'an unknown number of'} pairs only"
+        out[dataset] = EvalResult(dataset, key[1], key[3], rows, scale, total, method)
+    return out
 
 
 def _csv_row(row: dict) -> dict[str, str]:

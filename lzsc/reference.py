@@ -26,6 +26,7 @@ __all__ = [
     "TABLE2_METRICS",
     "ablation_table",
     "best_competitor",
+    "own_method",
     "paper_metrics",
     "paper_value",
     "reference_root",
@@ -90,6 +91,13 @@ def _cells(dataset: str, metric: str) -> list[tuple[str, float]]:
     return [(r["method"], float(r["value"])) for r in rows if r[key] == name and r["metric"] == metric]
 
 
+def own_method(dataset: str) -> str:
+    """The row name of the method of the paper that reports ``dataset``: "FNet (Ours)" (Table I, and any
+    set no paper reports) or "CSC-IVFN" (Table II)."""
+    spec = lookup(dataset)
+    return _OWN[spec.paper if spec is not None and spec.paper else "FNet"]
+
+
 def paper_metrics(dataset: str) -> tuple[str, ...]:
     """The metrics of the table that reports ``dataset``: Table II's for the CSC sets, else Table I's."""
     spec = lookup(dataset)
@@ -99,18 +107,15 @@ def paper_metrics(dataset: str) -> tuple[str, ...]:
 def paper_value(dataset: str, metric: str, method: str | None = None) -> float | None:
     """The published value of ``method`` (its row name; default: the reporting paper's own method,
     FNet in Table I, CSC-IVFN in Table II) for ``dataset`` (lzsc name, e.g. "TNO"); None if unknown."""
-    spec = lookup(dataset)
-    own = _OWN.get(spec.paper if spec is not None and spec.paper else "FNet")
-    return dict(_cells(dataset, metric)).get(method or own)
+    return dict(_cells(dataset, metric)).get(method or own_method(dataset))
 
 
 def best_competitor(dataset: str, metric: str, exclude: str | None = "own") -> tuple[str, float] | None:
     """The best published method of a cell (lowest for CE, highest otherwise) other than ``exclude``:
     "own" (default) leaves out the reporting paper's own method, None leaves out nothing, any other
     string that row name. None when no method is left."""
-    spec = lookup(dataset)
     if exclude == "own":
-        exclude = _OWN.get(spec.paper if spec is not None and spec.paper else "FNet")
+        exclude = own_method(dataset)
     rows = [cell for cell in _cells(dataset, metric) if cell[0] != exclude]
     if not rows:
         return None

@@ -134,17 +134,16 @@ class TestDCU:
         x = torch.rand(2, c, 9, 8, dtype=torch.float64)
         dictionary = ConvDictionary(filters)
         mu = 0.9 / dictionary.norm_sq(200, like=x)
-        cfg = DCUConfig(in_channels=c, n_filters=k, batch_norm=False, padding="zeros", n_iter=n_iter)
-        stack = DCUStack(cfg).double()
+        stack = DCUStack.from_ista(filters, lam, mu, n_iter + 1)
         with torch.no_grad():
-            for unit in (stack.first, *stack.units):
-                unit.theta.fill_(lam * mu)  # theta = lam mu, set in float64
-            stack.first.conv1.weight.copy_(mu * filters.transpose(0, 1))
-            for unit in stack.units:
-                unit.conv0.weight.copy_(filters.flip(-2, -1))
-                unit.conv1.weight.copy_(mu * filters.transpose(0, 1))
             reference = ista(dictionary, x, lam, n_iter=n_iter + 1, step=mu).z
             ours = stack(x)
         assert reference.abs().sum() > 0
         assert (reference == 0).any()
         assert (ours - reference).abs().max() <= 1e-10
+
+    def test_from_ista_bad_input(self):
+        with pytest.raises(ValueError, match=r"filters must be \(C, K, k, k\)"):
+            DCUStack.from_ista(torch.zeros(2, 3, 3), 0.1, 0.5, 2)
+        with pytest.raises(ValueError, match="n_steps >= 1"):
+            DCUStack.from_ista(torch.zeros(1, 2, 3, 3), 0.1, 0.5, 0)

@@ -187,3 +187,35 @@ def test_paper_values_are_shown_when_the_reference_is_present(lzsc_data):
     name, value = best_competitor("TNO", "CE")
     assert value == min(v for v in [2.20, 2.14, 3.04, 2.50, 2.63, 2.63, 2.99, 3.29, 5.92, 2.23, 3.23, 3.08])
     assert name.startswith("SwinFusion")
+
+
+class TestLoadResults:
+    @staticmethod
+    def rows(dataset: str, model: str, n: int) -> list[dict]:
+        base = {"dataset": dataset, "protocol": "default", "readers": "standard/standard", "model": model}
+        return [{**base, "name": f"{i}.png", **dict.fromkeys(METRIC_NAMES, float(i))} for i in range(n)]
+
+    def test_round_trip_and_means(self, tmp_path):
+        path = ev.write_rows(tmp_path / "e.csv", self.rows("TNO40", "abc", 3) + self.rows("FLIR", "abc", 2))
+        results = ev.load_results(path, "csc-ivfn")
+        assert sorted(results) == ["FLIR", "TNO40"]
+        assert results["TNO40"].means()["MI"] == 1.0
+        assert results["TNO40"].method == "csc-ivfn"
+
+    def test_partial_run_says_so(self, tmp_path):
+        path = ev.write_rows(tmp_path / "e.csv", self.rows("TNO40", "abc", 3))
+        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {"complete": False}}}))
+        result = ev.load_results(path)["TNO40"]
+        assert result.scale.startswith("3 of ")
+        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {"complete": True}}}))
+        assert ev.load_results(path)["TNO40"].complete
+
+    def test_several_runs_need_a_model(self, tmp_path):
+        path = ev.write_rows(tmp_path / "e.csv", self.rows("TNO40", "abc", 2) + self.rows("TNO40", "def", 2))
+        with pytest.raises(ValueError, match="several runs of TNO40"):
+            ev.load_results(path)
+        assert ev.load_results(path, model="def")["TNO40"].model == "def"
+
+    def test_missing_file(self, tmp_path):
+        with pytest.raises(FileNotFoundError, match="lzsc evaluate --out"):
+            ev.load_results(tmp_path / "none.csv")

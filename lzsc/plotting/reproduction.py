@@ -1,7 +1,8 @@
-"""Reproducing the paper's Table I: comparison tables, ours-vs-paper plots and the gallery.
+"""Reproducing the papers' tables: comparison tables, ours-vs-paper plots and the gallery.
 
-:class:`ComparisonTable` sets, per data set, our models' means next to the paper's FNet value, the
-difference and the paper's best competitor, with protocol and scale in its header. The gallery shows
+:class:`ComparisonTable` sets, per data set, our models' means next to the value of the method of the
+paper that reports the set (FNet in Table I, CSC-IVFN in the CSC paper's Table II), the difference and
+that paper's best competitor, with protocol and scale in its header. The gallery shows
 the fused images :func:`lzsc.evaluation.evaluate` cached (where the protocol says,
 :mod:`lzsc.protocols`). The cost row is :mod:`lzsc.cost`. Introduced in
 ``notebooks/08_reproduce_table1.ipynb``.
@@ -26,7 +27,7 @@ from ..fusion import fuse_files
 from ..io import read_image
 from ..metrics import HIGHER_IS_BETTER
 from ..protocols import CONVENTIONS, get_protocol
-from ..reference import PAPER_METRICS, best_competitor, paper_value
+from ..reference import FNET, PAPER_METRICS, best_competitor, own_method, paper_metrics, paper_value
 
 __all__ = [
     "ComparisonTable",
@@ -39,13 +40,25 @@ __all__ = [
 
 @dataclass
 class ComparisonTable:
-    """One data set: each of our models' mean (and std) per metric, the paper's FNet value, our difference
-    to it and the paper's best competitor. Prints as text and as HTML, protocol and scale in the header."""
+    """One data set: each of our models' mean (and std) per metric, the published value of the method of
+    the paper that reports the set (:func:`lzsc.reference.own_method`), our difference to it and that
+    paper's best competitor. ``metrics``: default that paper's. Prints as text and as HTML, protocol
+    and scale in the header."""
 
     dataset: str
     results: Mapping[str, EvalResult]
-    metrics: Sequence[str] = PAPER_METRICS
+    metrics: Sequence[str] | None = None
     notes: Mapping[str, str] | None = None
+
+    def __post_init__(self) -> None:
+        if self.metrics is None:
+            self.metrics = paper_metrics(self.dataset)
+
+    @property
+    def paper_column(self) -> str:
+        """The title of the published column, e.g. "paper FNet" or "paper CSC-IVFN"."""
+        own = own_method(self.dataset)
+        return f"paper {'FNet' if own == FNET else own}"
 
     def __repr__(self) -> str:
         return str(self)
@@ -75,19 +88,21 @@ class ComparisonTable:
                 mean, std = res.means().get(m, math.nan), res.stds().get(m, math.nan)
                 row[label] = (mean, std)
                 row[f"diff {label}"] = None if paper is None else mean - paper
-            row["paper FNet"] = paper
+            row[self.paper_column] = paper
             row["best other"] = best
             out.append(row)
         return out
 
     def __str__(self) -> str:
         labels = list(self.results)
-        cols = ["metric", *labels, "paper FNet", *(f"diff {label}" for label in labels), "best other (paper)"]
+        cols = ["metric", *labels, self.paper_column, *(f"diff {label}" for label in labels)]
+        cols.append("best other (paper)")
         lines = [self.header(), " | ".join(cols)]
         for r in self.rows():
             cells = [str(r["metric"])]
             cells += [f"{r[label][0]:.3f} ± {r[label][1]:.3f}" for label in labels]
-            cells.append("" if r["paper FNet"] is None else f"{r['paper FNet']:.2f}")
+            paper = r[self.paper_column]
+            cells.append("" if paper is None else f"{paper:.2f}")
             cells += ["" if r[f"diff {label}"] is None else f"{r[f'diff {label}']:+.3f}" for label in labels]
             best = r["best other"]
             cells.append("" if best is None else f"{best[1]:.2f} {best[0]}")
@@ -96,13 +111,14 @@ class ComparisonTable:
 
     def _repr_html_(self) -> str:
         labels = list(self.results)
-        cols = ["metric", *labels, "paper FNet", *(f"ours − paper ({label})" for label in labels)]
+        cols = ["metric", *labels, self.paper_column, *(f"ours − paper ({label})" for label in labels)]
         head = "".join(f"<th>{html.escape(c)}</th>" for c in [*cols, "best other (paper)"])
         body = []
         for r in self.rows():
             cells = [html.escape(str(r["metric"]))]
             cells += [f"{r[label][0]:.3f} ± {r[label][1]:.3f}" for label in labels]
-            cells.append("" if r["paper FNet"] is None else f"{r['paper FNet']:.2f}")
+            paper = r[self.paper_column]
+            cells.append("" if paper is None else f"{paper:.2f}")
             cells += ["" if r[f"diff {label}"] is None else f"{r[f'diff {label}']:+.3f}" for label in labels]
             best = r["best other"]
             cells.append("" if best is None else f"{best[1]:.2f} ({html.escape(best[0])})")

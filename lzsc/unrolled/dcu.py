@@ -198,6 +198,30 @@ class DCUStack(nn.Module):
         self.first = DCU(cfg, first=True)
         self.units = nn.ModuleList(DCU(cfg) for _ in range(cfg.n_iter))
 
+    @classmethod
+    def from_ista(cls, filters: Tensor, lam: float, step: float, n_steps: int) -> DCUStack:
+        """The stack that *is* ``n_steps`` steps of convolutional ISTA from z = 0 (``lzsc.solvers.ista``).
+
+        ``filters`` (C, K, k, k) is the dictionary D as :class:`lzsc.operators.ConvDictionary` stores it
+        (a true convolution with 'same' zero padding); ``step`` is mu. BN off, f = S_theta with
+        theta = lam mu, Conv0 = D (its kernel flipped: Conv2d is a correlation), Conv1 = mu D^T,
+        zero padding (under which mu D^T is the exact adjoint of D), in ``filters``' dtype.
+        """
+        if filters.ndim != 4 or filters.shape[-1] != filters.shape[-2] or n_steps < 1:
+            raise ValueError(
+                f"filters must be (C, K, k, k) and n_steps >= 1, got {tuple(filters.shape)} and {n_steps}"
+            )
+        c, k, size = filters.shape[0], filters.shape[1], filters.shape[-1]
+        config = DCUConfig(c, k, size, batch_norm=False, padding="zeros", n_iter=n_steps - 1)
+        stack = cls(config).to(filters.dtype)
+        with torch.no_grad():
+            for unit in (stack.first, *stack.units):
+                unit.theta.fill_(lam * step)
+                unit.conv1.weight.copy_(step * filters.transpose(0, 1))
+                if not unit.first:
+                    unit.conv0.weight.copy_(filters.flip(-2, -1))
+        return stack
+
     def forward(
         self, x: Tensor, first_input: Tensor | None = None, return_all: bool = False
     ) -> Tensor | list[Tensor]:
