@@ -1,4 +1,9 @@
-"""``lzsc train``: stage I (eq. 25), stage II (eq. 26) or both, with the ``quick`` or ``paper`` profile.
+"""``lzsc train``: FNet's stage I (eq. 25), stage II (eq. 26) or both, or CSC-IVFN, with the ``quick`` or
+``paper`` profile.
+
+``--method fnet`` (the default) trains FNet (:mod:`lzsc.training.trainer`); ``--method csc-ivfn`` trains
+the CSC paper's CSC-IVFN as released (:mod:`lzsc.training.csc_ivfn`) into ``runs/csc-ivfn-PROFILE/``;
+FNet's ``--stage``, ``--init`` and ``--backend`` do not apply to it, and ``--epochs`` only to it.
 
 Examples::
 
@@ -8,6 +13,9 @@ Examples::
     lzsc train --stage 1 --profile paper --resume --steps 30000
     lzsc train --stage 1 --profile paper --resume --set lr=1e-5       # after a divergence (exit 1)
     lzsc train --stage both --profile quick --set n_iter=2 --set w_ssim=0    # ablations (AE9, AE15)
+    lzsc train --method csc-ivfn --profile quick                 # runs/csc-ivfn-quick, about a minute
+    lzsc train --method csc-ivfn --profile paper                 # the release's 60 epochs on FLIR (CPU)
+    lzsc train --method csc-ivfn --profile paper --resume        # continue after Ctrl-C or a crash
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
 """
@@ -23,23 +31,45 @@ from ..paths import data_root
 from ..profiles import PROFILES
 from . import add_backend_option
 
+#: The paper profile's measured wall-time estimate (lzsc.training.csc_ivfn_config.PAPER), for --help.
+CSC_PAPER_ESTIMATE = "8 hours"
+
 
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train FNet: stage I with IFNet, stage II fusion, or both",
-        description="Two-stage training of FNet (paper eqs. 25-26). Results are loadable with "
-        "`lzsc fuse --checkpoint OUT/stage2.pt`.",
+        help="train FNet (stage I with IFNet, stage II fusion, or both) or CSC-IVFN",
+        description="Two-stage training of FNet (paper eqs. 25-26), results loadable with "
+        "`lzsc fuse --checkpoint OUT/stage2.pt`; or, with --method csc-ivfn, CSC-IVFN's autoencoder "
+        "training as released (FLIR, 60 epochs; the paper profile takes about "
+        f"{CSC_PAPER_ESTIMATE} on a 2-core CPU), result OUT/csc_ivfn.pt.",
     )
-    p.add_argument("--stage", choices=("1", "2", "both"), default="both", help="which stage(s) to run")
+    p.add_argument(
+        "--method",
+        choices=("fnet", "csc-ivfn"),
+        default="fnet",
+        help="network to train (default fnet); csc-ivfn refuses --stage, --init and --backend",
+    )
+    p.add_argument("--stage", choices=("1", "2", "both"), help="FNet: which stage(s) to run (default both)")
     p.add_argument("--profile", choices=PROFILES, default="quick", help="settings preset")
-    p.add_argument("--steps", type=int, help="steps per stage (with --resume: the total to reach)")
+    p.add_argument(
+        "--steps",
+        type=int,
+        help="FNet: steps per stage; CSC-IVFN: stop after this many steps in all (with --resume: the total)",
+    )
+    p.add_argument("--epochs", type=int, help="CSC-IVFN: passes over the images (paper: 60)")
     p.add_argument(
         "--data",
-        help="MSRS | RoadScene (under $LZSC_DATA/train) | a folder of pairs | synthetic "
-        "(default: the profile's, or synthetic when LZSC_DATA is not set)",
+        help="FNet: MSRS | RoadScene (under $LZSC_DATA/train) | a folder of pairs | synthetic (default: the "
+        "profile's, or synthetic when LZSC_DATA is not set); CSC-IVFN: FLIR (default) | a folder holding "
+        "ir/ and vi/ | a folder of images",
     )
-    p.add_argument("--out", type=Path, help="output folder (default runs/PROFILE, stages in stage1/ stage2/)")
+    p.add_argument(
+        "--out",
+        type=Path,
+        help="output folder (default runs/PROFILE, stages in stage1/ stage2/; CSC-IVFN: "
+        "runs/csc-ivfn-PROFILE)",
+    )
     p.add_argument(
         "--resume",
         action="store_true",
@@ -57,7 +87,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         default=[],
         metavar="KEY=VALUE",
-        help="override any TrainConfig field, e.g. --set n_iter=2 --set threshold=soft (repeatable)",
+        help="override any setting (FNet: TrainConfig, e.g. --set n_iter=2; CSC-IVFN: CSCTrainConfig, "
+        "e.g. --set crop=64 --set lr_decay_epoch=none) (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -85,7 +116,66 @@ def _config(args: argparse.Namespace):
     return replace(config, **changes)
 
 
+def run_csc_ivfn(args: argparse.Namespace) -> int:
+    """``--method csc-ivfn``: :func:`lzsc.training.csc_ivfn.train_csc_ivfn` with the profile and options."""
+    given = [
+        option
+        for option, value in (("--stage", args.stage), ("--init", args.init), ("--backend", args.backend))
+        if value is not None
+    ]
+    if given:
+        print(
+            f"error: {', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of FNet's "
+            "two-stage training; CSC-IVFN trains one autoencoder in one run (drop them, or use "
+            "--method fnet)",
+            file=sys.stderr,
+        )
+        return 2
+    from ..training.csc_ivfn import apply_csc_overrides, csc_profile, train_csc_ivfn
+    from ..training.trainer import resolve_device
+
+    config = apply_csc_overrides(csc_profile(args.profile), args.overrides)
+    changes = {
+        key: value
+        for key, value in (("steps", args.steps), ("epochs", args.epochs), ("device", args.device))
+        if value is not None
+    }
+    if args.data is not None:
+        changes["data"] = args.data
+    config = config.with_overrides(**changes)
+    try:
+        resolve_device(config.device)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else Path("runs") / f"csc-ivfn-{args.profile}"
+    try:
+        result = train_csc_ivfn(config, out, args.resume, progress=not args.no_progress)
+    except FloatingPointError as err:  # DivergenceError: the message holds the advice
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    first, last = result.first, result.last
+    losses = (
+        f"; loss {first['loss']:.4g} (first step run) -> {last['loss']:.4g} (last; mse {last['mse']:.4g}, "
+        f"ssim term {last['ssim']:.4g})"
+        if last
+        else ""
+    )
+    print(
+        f"csc-ivfn: step {result.step} of {result.total_steps} ({result.steps_run} run in "
+        f"{result.seconds:.1f} s){losses}; result {result.result_path}"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.method == "csc-ivfn":
+        return run_csc_ivfn(args)
+    if args.epochs is not None:
+        print("error: --epochs is for --method csc-ivfn; FNet counts steps (--steps)", file=sys.stderr)
+        return 2
+    if args.stage is None:
+        args.stage = "both"
     from ..training import build_dataset, train
     from ..training.trainer import resolve_device
 

@@ -36,7 +36,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Literal
 
@@ -45,7 +45,13 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from ..checkpoints import CheckpointError, load_state_dict_strict, read_checkpoint
+from ..checkpoints import (
+    CheckpointError,
+    check_finite,
+    describe_checkpoint,
+    load_state_dict_strict,
+    read_checkpoint,
+)
 from ..fusion import check_sources, module_device
 from ..io import single_image
 from ..paths import require_data_root
@@ -55,11 +61,14 @@ from .csc_rules import l1_norm_rule, saliency_rule
 __all__ = [
     "CSCIVFN",
     "OFFICIAL_FILES",
+    "TRAINED_FORMAT",
     "CSCIVFNConfig",
+    "CSCIVFNFusion",
     "Rounding",
     "fuse_csc_ivfn",
     "fuse_csc_ivfn_u8",
     "load_csc_ivfn",
+    "load_csc_ivfn_trained",
     "official_to_lzsc_csc",
     "to_uint8_release",
 ]
@@ -239,12 +248,44 @@ def official_to_lzsc_csc(parts: Mapping[str, Mapping[str, Tensor]]) -> dict[str,
     return out
 
 
+#: The ``format`` entry of the files lzsc's CSC-IVFN training writes (:mod:`lzsc.training.csc_ivfn`).
+TRAINED_FORMAT = "lzsc-csc-ivfn-train-v1"
+
+
+def load_csc_ivfn_trained(path: str | Path) -> CSCIVFN:
+    """CSC-IVFN in eval mode from a file of lzsc's training (:func:`lzsc.training.csc_ivfn.train_csc_ivfn`):
+    its result ``csc_ivfn.pt`` or a training ``checkpoint.pt``, both ``{"format", "model_config",
+    "model", ...}``; the network is built with the stored sizes. Another file, non-finite weights or
+    weights that do not fit raise :class:`CheckpointError` saying so."""
+    raw = read_checkpoint(path)
+    if not isinstance(raw, Mapping) or raw.get("format") != TRAINED_FORMAT:
+        raise CheckpointError(
+            f"{path} holds {describe_checkpoint(raw)}, not a CSC-IVFN file of lzsc's training "
+            f"(format {TRAINED_FORMAT!r}); for the released weights pass their folder or 'official'"
+        )
+    names = {f.name for f in fields(CSCIVFNConfig)}
+    stored = raw.get("model_config")
+    if (
+        not isinstance(stored, Mapping)
+        or not set(stored) <= names
+        or not isinstance(raw.get("model"), Mapping)
+    ):
+        raise CheckpointError(f"{path} lacks a readable model_config / model entry; the file is damaged")
+    check_finite(raw["model"], str(path))
+    model = CSCIVFN(CSCIVFNConfig(**stored))
+    load_state_dict_strict(model, raw["model"], source=str(path))
+    return model.eval()
+
+
 def load_csc_ivfn(spec: str | Path = "official") -> CSCIVFN:
-    """CSC-IVFN in eval mode with the weights of a folder holding the release's three files.
+    """CSC-IVFN in eval mode with the weights of a folder holding the release's three files, or of a
+    file written by lzsc's training (:func:`load_csc_ivfn_trained`).
 
     ``"official"`` is ``$LZSC_DATA/checkpoints/csc_ivfn``. A file that is missing, not a torch
     checkpoint, or does not fit (missing, unexpected or misshapen keys) raises a clear error.
     """
+    if str(spec) != "official" and Path(spec).is_file():
+        return load_csc_ivfn_trained(spec)
     folder = require_data_root() / "checkpoints" / "csc_ivfn" if str(spec) == "official" else Path(spec)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder holding {', '.join(OFFICIAL_FILES.values())}")
@@ -257,3 +298,37 @@ def load_csc_ivfn(spec: str | Path = "official") -> CSCIVFN:
     model = CSCIVFN()
     load_state_dict_strict(model, official_to_lzsc_csc(parts), source=str(folder))
     return model.eval()
+
+
+class CSCIVFNFusion(nn.Module):
+    """CSC-IVFN as a fusion model ``(A, B) -> F`` for :mod:`lzsc.fusion` and :mod:`lzsc.evaluation`.
+
+    ``forward(a, b)`` is :func:`fuse_csc_ivfn` with the rules' settings (``alpha``, ``radius``,
+    ``eps``). With ``rounding="truncate"`` (the release's) the output is put on the release's 8-bit
+    levels, trunc(255 F) / 255, so that lzsc's writers (clip, x 255, round) save exactly the release's
+    ``(255 * F).astype(uint8)``; ``"round"`` leaves F as the network gives it (rounded when saved).
+    ``whole_image``: the saliency rule normalises each code channel over the whole image, so
+    :func:`lzsc.fusion.fuse` never fuses it in tiles. ``fusion_settings`` enter the evaluation's
+    cache key with the weights (:func:`lzsc.evaluation.model_hash`).
+    """
+
+    whole_image = True
+
+    def __init__(
+        self,
+        net: CSCIVFN,
+        alpha: float = 2.0,
+        radius: int = 45,
+        eps: float = 0.01,
+        rounding: Rounding = "truncate",
+    ) -> None:
+        super().__init__()
+        if rounding not in ("truncate", "round"):
+            raise ValueError(f"rounding must be 'truncate' (the release's) or 'round', got {rounding!r}")
+        self.net = net
+        self.fusion_settings = {"alpha": alpha, "radius": radius, "eps": eps, "rounding": rounding}
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        s = self.fusion_settings
+        fused = fuse_csc_ivfn(self.net, a, b, s["alpha"], s["radius"], s["eps"])
+        return torch.floor(255 * fused) / 255 if s["rounding"] == "truncate" else fused
