@@ -259,6 +259,13 @@ class TestWeightsFiles:
         assert "unexpected keys (1): encoder_base.units.7.bn.weight" in message
         assert "encoder_detail.units.2.theta: checkpoint (32,) vs model (64,)" in message
 
+    def test_nonfinite_weights_are_refused(self, tmp_path):
+        parts = _release_state(CSCIVFN())
+        parts["encoder_base"]["convLayer.3.norm.running_var"][5] = float("nan")
+        _write(tmp_path / "w", parts)
+        with pytest.raises(CheckpointError, match=r"encoder_base\.units\.3\.bn\.running_var"):
+            load_csc_ivfn(tmp_path / "w")
+
     def test_unknown_release_key(self, tmp_path):
         parts = _release_state(CSCIVFN())
         parts["decoder"]["decode_last.3.weight"] = torch.zeros(3)

@@ -282,7 +282,8 @@ def load_csc_ivfn(spec: str | Path = "official") -> CSCIVFN:
     file written by lzsc's training (:func:`load_csc_ivfn_trained`).
 
     ``"official"`` is ``$LZSC_DATA/checkpoints/csc_ivfn``. A file that is missing, not a torch
-    checkpoint, or does not fit (missing, unexpected or misshapen keys) raises a clear error.
+    checkpoint, holds NaN or Inf weights, or does not fit (missing, unexpected or misshapen keys)
+    raises a clear error.
     """
     if str(spec) != "official" and Path(spec).is_file():
         return load_csc_ivfn_trained(spec)
@@ -295,8 +296,10 @@ def load_csc_ivfn(spec: str | Path = "official") -> CSCIVFN:
         if not isinstance(state, Mapping):
             raise CheckpointError(f"{folder / name} holds a {type(state).__name__}, not a state_dict")
         parts[part] = state
+    state = official_to_lzsc_csc(parts)
+    check_finite(state, str(folder))
     model = CSCIVFN()
-    load_state_dict_strict(model, official_to_lzsc_csc(parts), source=str(folder))
+    load_state_dict_strict(model, state, source=str(folder))
     return model.eval()
 
 
