@@ -4,8 +4,13 @@
 ``profile("quick" | "paper", **overrides)`` (the profiles of :mod:`lzsc.profiles`) gives a
 :class:`TrainConfig`, which holds FNet's configuration in ``model``. Introduced in
 ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
+
+CSC-IVFN's training (an autoencoder on single images, as released) is
+``train_csc_ivfn(csc_profile("quick" | "paper"), out_dir)`` (:mod:`lzsc.training.csc_ivfn`,
+``notebooks/11_csc_networks.ipynb``).
 """
 
+from .csc_ivfn import CSCTrainConfig, CSCTrainResult, csc_profile, train_csc_ivfn
 from .ema import EMA
 from .log import StepLog, read_log
 from .losses import (
@@ -25,6 +30,8 @@ from .trainer import TrainResult, build_dataset, train, train_both
 __all__ = [
     "EMA",
     "PROFILES",
+    "CSCTrainConfig",
+    "CSCTrainResult",
     "FusionLoss",
     "LossOutput",
     "ReconstructionLoss",
@@ -33,6 +40,7 @@ __all__ = [
     "TrainResult",
     "apply_overrides",
     "build_dataset",
+    "csc_profile",
     "fusion_loss",
     "gradient_weights",
     "profile",
@@ -43,4 +51,5 @@ __all__ = [
     "ssim_map",
     "train",
     "train_both",
+    "train_csc_ivfn",
 ]
