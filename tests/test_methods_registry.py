@@ -254,3 +254,33 @@ class TestCommandLine:
         err = capsys.readouterr().err
         assert "invalid choice: 'csc-mefn'" in err
         assert "csc-ivfn" in err
+
+
+class TestMethodsTable:
+    @staticmethod
+    def result(dataset: str, value: float, protocol: str = "default", n: int = 2) -> EvalResult:
+        row = {"name": "x", **dict.fromkeys(METRIC_NAMES, value)}
+        return EvalResult(dataset, protocol, "tag", [row] * n, pairs_in_set=n)
+
+    def test_best_and_wins(self):
+        from lzsc.plotting.methods import MethodsTable
+
+        two = {"TNO": self.result("TNO", 2.0), "FLIR": self.result("FLIR", 3.0)}
+        table = MethodsTable({"one": {"TNO": self.result("TNO", 1.0)}, "two": two}, metrics=("MI", "CE"))
+        assert table.best("TNO", "MI") == "two"
+        assert table.best("TNO", "CE") == "one"  # lower CE is better
+        assert table.best("FLIR", "MI") is None  # only one method ran on FLIR
+        assert table.wins() == {"one": 1, "two": 1}
+        assert "*2.000" in str(table)
+        assert "<b>1.000</b>" in table._repr_html_()
+
+    def test_refuses_mixed_protocols_and_partial_runs(self):
+        from lzsc.plotting.methods import MethodsTable
+
+        paper = {"TNO": self.result("TNO", 1.0, "paper")}
+        with pytest.raises(ValueError, match="under one"):
+            MethodsTable({"a": {"TNO": self.result("TNO", 1.0)}, "b": paper})
+        partial = self.result("TNO", 1.0)
+        partial.pairs_in_set = 5
+        with pytest.raises(ValueError, match="covers 2 pairs only"):
+            MethodsTable({"a": {"TNO": partial}})
