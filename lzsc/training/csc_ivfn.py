@@ -48,7 +48,7 @@ a tqdm progress bar; ``out_dir`` holds::
 A run stopped after a checkpoint (Ctrl-C saves one at the end of the current step) and resumed with
 ``resume=True`` ends with bitwise the same weights on CPU as an uninterrupted one. Bad data (a missing
 folder, an unreadable image, one smaller than the crop) fail before the first step with every bad
-file listed. A NaN or Inf loss stops the run with :class:`~lzsc.training.trainer.DivergenceError`
+file listed. A NaN or Inf loss stops the run with :class:`~lzsc.training.state.DivergenceError`
 before its update, keeping the last good checkpoint (continue it with ``--resume --set lr=VALUE``).
 
 Settings and profiles live in :mod:`lzsc.training.csc_ivfn_config` (re-exported here):
@@ -99,8 +99,8 @@ from .csc_ivfn_config import (
 from .csc_ivfn_data import ImageCrops, batch_plan, csc_ivfn_loss, image_folders, steps_per_epoch
 from .log import StepLog
 from .preflight import CHECKPOINT_NAME, open_out_dir
-from .state import InterruptGuard, capture_rng, restore_rng, seed_everything
-from .trainer import DivergenceError, resolve_device
+from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
+from .trainer import resolve_device
 
 __all__ = [
     "CSC_PROFILES",
@@ -273,62 +273,48 @@ def _train(
     bar = tqdm(total=total, initial=start, desc="csc-ivfn", unit="step", disable=not progress)
     guard = InterruptGuard()
     t0 = time.perf_counter()
-    try:
-        with guard:
-            while step < total:
-                epoch, indices = batch_plan(step, len(data), config.batch_size, config.seed)
-                lr = config.lr_at(epoch)
-                for group in optimizer.param_groups:
-                    group["lr"] = lr
-                generator.manual_seed(derive_seed(config.seed, _CROPS, step))
-                x = data.batch(indices, generator).to(device)
-                loss = csc_ivfn_loss(model(x), x, config.w_ssim, config.ssim_window)
-                values = loss.as_floats()
-                if not math.isfinite(values["loss"]):
-                    raise DivergenceError(
-                        f"training diverged at step {step + 1}: the loss is {values['loss']}; "
-                        "that update was not applied."
-                    )
-                optimizer.zero_grad(set_to_none=True)
-                loss.total.backward()
-                optimizer.step()
-                step += 1
-                last = {**values, "lr": lr, "epoch": float(epoch + 1)}
-                first = first or last
-                recent.append(last["loss"])
-                show = step % config.log_every == 0 or step == total
-                log.add(step, last, scalars=show)
-                bar.update(1)
-                if show:
-                    bar.set_postfix_str(
-                        f"epoch {epoch + 1}, loss (mean of last {len(recent)}) "
-                        f"{sum(recent) / len(recent):.4g}",
-                        refresh=False,
-                    )
-                    log.flush()
-                if step % config.checkpoint_every == 0 and step < total:
-                    save(step)
-                if callback is not None:
-                    callback(step, last)
-                guard.check()
-            save(step)
-    except DivergenceError as err:
-        bar.close()
-        log.close()
-        raise DivergenceError(f"{err}{advice()}") from None
-    except KeyboardInterrupt:
-        bar.close()
-        if guard.interrupted_mid_step:
-            log.close()
-            print(f"interrupted twice: the last saved checkpoint {ckpt_path} is kept", file=sys.stderr)
-        else:
-            save(step)
-            log.close()
-            print(
-                f"interrupted at step {step}: saved {ckpt_path}; continue with resume=True (--resume)",
-                file=sys.stderr,
-            )
-        raise
+
+    def save_current() -> int:
+        save(step)
+        return step
+
+    with stopping(bar, log, guard, save_current, ckpt_path, advice), guard:
+        while step < total:
+            epoch, indices = batch_plan(step, len(data), config.batch_size, config.seed)
+            lr = config.lr_at(epoch)
+            for group in optimizer.param_groups:
+                group["lr"] = lr
+            generator.manual_seed(derive_seed(config.seed, _CROPS, step))
+            x = data.batch(indices, generator).to(device)
+            loss = csc_ivfn_loss(model(x), x, config.w_ssim, config.ssim_window)
+            values = loss.as_floats()
+            if not math.isfinite(values["loss"]):
+                raise DivergenceError(
+                    f"training diverged at step {step + 1}: the loss is {values['loss']}; "
+                    "that update was not applied."
+                )
+            optimizer.zero_grad(set_to_none=True)
+            loss.total.backward()
+            optimizer.step()
+            step += 1
+            last = {**values, "lr": lr, "epoch": float(epoch + 1)}
+            first = first or last
+            recent.append(last["loss"])
+            show = step % config.log_every == 0 or step == total
+            log.add(step, last, scalars=show)
+            bar.update(1)
+            if show:
+                bar.set_postfix_str(
+                    f"epoch {epoch + 1}, loss (mean of last {len(recent)}) {sum(recent) / len(recent):.4g}",
+                    refresh=False,
+                )
+                log.flush()
+            if step % config.checkpoint_every == 0 and step < total:
+                save(step)
+            if callback is not None:
+                callback(step, last)
+            guard.check()
+        save(step)
     seconds = time.perf_counter() - t0
     bar.close()
     log.close()

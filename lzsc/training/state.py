@@ -3,7 +3,8 @@
 A run stopped and resumed must end with exactly the weights of an uninterrupted run, so a checkpoint
 stores every random state that a step can touch: the CPU generator that samples crops, torch's
 global generator, numpy's and Python's, and CUDA's when present. Ctrl-C is deferred to the end of
-the current step so that the checkpoint written on interruption is a consistent state.
+the current step so that the checkpoint written on interruption is a consistent state;
+:func:`stopping` is how every training loop of lzsc (FNet's, CSC-IVFN's) ends early.
 Introduced in ``notebooks/06_train_stage1.ipynb``.
 """
 
@@ -11,13 +12,21 @@ from __future__ import annotations
 
 import random
 import signal
+import sys
 import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 import torch
 
-__all__ = ["InterruptGuard", "capture_rng", "restore_rng", "seed_everything"]
+__all__ = ["DivergenceError", "InterruptGuard", "capture_rng", "restore_rng", "seed_everything", "stopping"]
+
+
+class DivergenceError(FloatingPointError):
+    """Training diverged (a non-finite or exploding loss, non-finite weights); the message says what to do."""
 
 
 def seed_everything(seed: int) -> None:
@@ -98,3 +107,41 @@ class InterruptGuard:
         if self.pending:
             self.pending = False
             raise KeyboardInterrupt
+
+
+@contextmanager
+def stopping(
+    bar: Any,
+    log: Any,
+    guard: InterruptGuard,
+    save_current: Callable[[], int],
+    checkpoint: Path,
+    advice: Callable[[], str],
+) -> Iterator[None]:
+    """How a training loop ends early: wrap the loop (inside it, ``guard`` defers Ctrl-C).
+
+    On :class:`DivergenceError` the progress ``bar`` and the step ``log`` are closed and the error is
+    raised again with ``advice()`` appended (what to do: the last good checkpoint, a lower lr). On
+    Ctrl-C the checkpoint of the current step is saved (``save_current()`` writes it and returns the
+    step), unless a second Ctrl-C came mid-step, when the last saved ``checkpoint`` is kept; either way
+    stderr says so and ``KeyboardInterrupt`` is raised again.
+    """
+    try:
+        yield
+    except DivergenceError as err:
+        bar.close()
+        log.close()
+        raise DivergenceError(f"{err}{advice()}") from None
+    except KeyboardInterrupt:
+        bar.close()
+        if guard.interrupted_mid_step:
+            log.close()
+            print(f"interrupted twice: the last saved checkpoint {checkpoint} is kept", file=sys.stderr)
+        else:
+            step = save_current()
+            log.close()
+            print(
+                f"interrupted at step {step}: saved {checkpoint}; continue with resume=True (--resume)",
+                file=sys.stderr,
+            )
+        raise

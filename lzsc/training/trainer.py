@@ -57,7 +57,7 @@ from .log import StepLog
 from .losses import LossOutput, fusion_loss, reconstruction_loss
 from .preflight import CHECKPOINT_NAME, FORMAT, check_batch, check_data, load_init, open_out_dir, read_resume
 from .profiles import TrainConfig
-from .state import InterruptGuard, capture_rng, restore_rng, seed_everything
+from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -76,10 +76,6 @@ EXPLOSION_FACTOR = 1e6
 """A loss above this multiple of the stage's first loss counts as divergence (:class:`DivergenceError`)."""
 
 StepCallback = Callable[[int, dict[str, float]], None]
-
-
-class DivergenceError(FloatingPointError):
-    """Training diverged (a non-finite or exploding loss, non-finite weights); the message says what to do."""
 
 
 class PairDataset(Protocol):
@@ -347,42 +343,29 @@ def _train(
     )
     guard = InterruptGuard()
     t0 = time.perf_counter()
-    try:
-        with guard:
-            while step < config.steps:
-                last = run.step()
-                step += 1
-                recent.append(last["loss"])
-                show = step % config.log_every == 0 or step == config.steps
-                log.add(step, last, scalars=show)
-                bar.update(1)
-                if show:
-                    mean = sum(recent) / len(recent)
-                    bar.set_postfix_str(f"loss (mean of last {len(recent)} steps) {mean:.4g}", refresh=False)
-                    log.flush()
-                if step % config.checkpoint_every == 0 and step < config.steps:
-                    save(step)
-                if callback is not None:
-                    callback(step, last)
-                guard.check()
-            save(step)
-    except DivergenceError as err:
-        bar.close()
-        log.close()
-        raise DivergenceError(f"{err}{advice()}") from None
-    except KeyboardInterrupt:
-        bar.close()
-        if guard.interrupted_mid_step:
-            log.close()
-            print(f"interrupted twice: the last saved checkpoint {ckpt_path} is kept", file=sys.stderr)
-        else:
-            save(step)
-            log.close()
-            print(
-                f"interrupted at step {step}: saved {ckpt_path}; continue with resume=True (--resume)",
-                file=sys.stderr,
-            )
-        raise
+
+    def save_current() -> int:
+        save(step)
+        return step
+
+    with stopping(bar, log, guard, save_current, ckpt_path, advice), guard:
+        while step < config.steps:
+            last = run.step()
+            step += 1
+            recent.append(last["loss"])
+            show = step % config.log_every == 0 or step == config.steps
+            log.add(step, last, scalars=show)
+            bar.update(1)
+            if show:
+                mean = sum(recent) / len(recent)
+                bar.set_postfix_str(f"loss (mean of last {len(recent)} steps) {mean:.4g}", refresh=False)
+                log.flush()
+            if step % config.checkpoint_every == 0 and step < config.steps:
+                save(step)
+            if callback is not None:
+                callback(step, last)
+            guard.check()
+        save(step)
     seconds = time.perf_counter() - t0
     bar.close()
     log.close()
