@@ -85,8 +85,8 @@ class EvalResult:
 
     @property
     def complete(self) -> bool:
-        """Whether the rows cover every pair of the data set."""
-        return self.pairs_in_set is None or len(self.rows) >= self.pairs_in_set
+        """Whether the rows cover every pair of the data set (False when the set's size is unknown)."""
+        return self.pairs_in_set is not None and len(self.rows) >= self.pairs_in_set
 
     def means(self) -> dict[str, float]:
         return {m: float(np.mean([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
@@ -213,33 +213,43 @@ def _pair_count(dataset: str) -> int | None:
         return None
 
 
-def load_results(path: str | Path, method: str = "fnet", model: str | None = None) -> dict[str, EvalResult]:
+def load_results(
+    path: str | Path, method: str | None = None, model: str | None = None, protocol: str | None = None
+) -> dict[str, EvalResult]:
     """The per-pair rows of an evaluation CSV (``lzsc evaluate --out``) as ``{dataset: EvalResult}``.
 
-    ``method`` names the pair method that made them (for the papers' columns); ``model`` picks the
-    rows of one model tag when the file holds several runs of a data set (ValueError listing them
-    otherwise). The summary JSON beside the file, when present, gives each set's pair count (so a
-    partial run reports itself as such) and its scale note.
+    ``method``: the pair method that made them (for the papers' columns); None takes the one the
+    summary JSON beside the file records (``fnet`` without one), and an explicit one that disagrees
+    with it is a ValueError. ``model`` / ``protocol`` pick the rows of one model tag / protocol when
+    the file holds several runs of a data set (ValueError listing them otherwise). A set counts as
+    complete when the summary of that very run (same model and protocol) says so, or when its rows
+    cover every pair of the set under the data root; otherwise its ``scale`` says how many it holds.
     """
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(f"{path} does not exist; make it with `lzsc evaluate --out {path}`")
     groups: dict[str, dict[tuple, list[dict]]] = {}
     for row in _read_rows(path):
-        if model is None or row["model"] == model:
+        if (model is None or row["model"] == model) and (protocol is None or row["protocol"] == protocol):
             groups.setdefault(row["dataset"], {}).setdefault(_row_key(row), []).append(row)
     meta_path = path.with_suffix(".json")
     meta = json.loads(meta_path.read_text()).get("datasets", {}) if meta_path.is_file() else {}
     out = {}
     for dataset, runs in groups.items():
         if len(runs) > 1:
-            tags = ", ".join(sorted({k[3] for k in runs}))
-            raise ValueError(f"{path} holds several runs of {dataset} (models {tags}); pass model=<tag>")
+            found = ", ".join(sorted(f"{k[1]}/{k[3]}" for k in runs))
+            raise ValueError(
+                f"{path} holds several runs of {dataset} (protocol/model: {found}); pass protocol= and model="
+            )
         ((key, rows),) = runs.items()
-        complete = meta.get(dataset, {}).get("complete")  # None: no summary says
-        total = len(rows) if complete else _pair_count(dataset)
+        info = meta.get(dataset, {})
+        same_run = info.get("model") == key[3] and info.get("protocol") == key[1]
+        recorded = info.get("method") if same_run else None
+        if method is not None and recorded is not None and method != recorded:
+            raise ValueError(f"{path}: the {dataset} rows were made by {recorded!r}, not {method!r}")
+        total = len(rows) if same_run and info.get("complete") else _pair_count(dataset)
         scale = "" if total == len(rows) else f"{len(rows)} of {total or 'an unknown number of'} pairs only"
-        out[dataset] = EvalResult(dataset, key[1], key[3], rows, scale, total, method)
+        out[dataset] = EvalResult(dataset, key[1], key[3], rows, scale, total, method or recorded or "fnet")
     return out
 
 

@@ -202,19 +202,28 @@ class TestLoadResults:
         assert results["TNO40"].means()["MI"] == 1.0
         assert results["TNO40"].method == "csc-ivfn"
 
-    def test_partial_run_says_so(self, tmp_path):
+    def test_partial_run_says_so(self, tmp_path, monkeypatch):
+        monkeypatch.delenv("LZSC_DATA", raising=False)  # the set's size is then unknown
         path = ev.write_rows(tmp_path / "e.csv", self.rows("TNO40", "abc", 3))
-        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {"complete": False}}}))
         result = ev.load_results(path)["TNO40"]
-        assert result.scale.startswith("3 of ")
-        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {"complete": True}}}))
+        assert result.scale.startswith("3 of an unknown")
+        assert not result.complete
+        run = {"model": "abc", "protocol": "default", "method": "csc-ivfn"}
+        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {**run, "complete": True}}}))
         assert ev.load_results(path)["TNO40"].complete
+        assert ev.load_results(path)["TNO40"].method == "csc-ivfn"  # recorded in the summary
+        with pytest.raises(ValueError, match="made by 'csc-ivfn', not 'fnet'"):
+            ev.load_results(path, "fnet")
+        other = {**run, "model": "zzz"}  # the summary of another run says nothing of these rows
+        path.with_suffix(".json").write_text(json.dumps({"datasets": {"TNO40": {**other, "complete": True}}}))
+        assert not ev.load_results(path)["TNO40"].complete
 
     def test_several_runs_need_a_model(self, tmp_path):
         path = ev.write_rows(tmp_path / "e.csv", self.rows("TNO40", "abc", 2) + self.rows("TNO40", "def", 2))
         with pytest.raises(ValueError, match="several runs of TNO40"):
             ev.load_results(path)
         assert ev.load_results(path, model="def")["TNO40"].model == "def"
+        assert ev.load_results(path, model="def", protocol="default")["TNO40"].model == "def"
 
     def test_missing_file(self, tmp_path):
         with pytest.raises(FileNotFoundError, match="lzsc evaluate --out"):

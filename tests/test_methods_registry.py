@@ -93,6 +93,12 @@ class TestCSCIVFNFusion:
         truncated = to_uint8(CSCIVFNFusion(net)(ta, tb)).astype(int)
         assert (to_uint8(model(ta, tb)).astype(int) - truncated).max() == 1  # the cast does matter here
 
+    def test_missing_checkpoint_file(self, tmp_path):
+        from lzsc.methods.csc_ivfn import load_csc_ivfn
+
+        with pytest.raises(FileNotFoundError, match=r"checkpoint .*csc_ivfn\.pt does not exist"):
+            load_csc_ivfn(tmp_path / "csc_ivfn.pt")
+
     def test_bad_rounding(self):
         with pytest.raises(ValueError, match="rounding must be"):
             CSCIVFNFusion(small_csc(), rounding="floor")
@@ -125,15 +131,16 @@ class TestPapersTables:
             pytest.skip("the papers' tables (reference CSVs) are not beside the data")
 
     def test_table2_values(self):
-        assert reference.paper_value("TNO40", "MI") == 2.50
+        assert reference.paper_value("TNO40", "MI") == pytest.approx(2.50 * np.log(2))  # bits -> nats
+        assert reference.paper_value("TNO40", "EN") == 6.91
         assert reference.paper_value("FLIR", "SD", "DenseFuse") == 37.32
         assert reference.paper_value("TNO40", "Qabf") is None
         assert reference.paper_metrics("NIR_Country") == reference.TABLE2_METRICS
         assert reference.paper_metrics("TNO") == reference.PAPER_METRICS
 
     def test_best_competitor_exclusions(self):
-        assert reference.best_competitor("TNO40", "MI") == ("FusionGAN", 2.34)
-        assert reference.best_competitor("TNO40", "MI", exclude=None) == ("CSC-IVFN", 2.50)
+        assert reference.best_competitor("TNO40", "EN") == ("DeepFuse", 6.86)
+        assert reference.best_competitor("TNO40", "EN", exclude=None) == ("CSC-IVFN", 6.91)
         assert reference.best_competitor("TNO", "CE")[1] <= reference.paper_value(
             "TNO", "CE", "SwinFusion [1]"
         )
@@ -145,10 +152,10 @@ class TestPapersTables:
         }
         assert csc["EN"]["paper"] == 6.91
         assert csc["Qabf"]["paper"] is None
-        assert csc["MI"]["best_other"] == ("FusionGAN", 2.34)
+        assert csc["EN"]["best_other"] == ("DeepFuse", 6.86)
         fnet = {r["metric"]: r for r in EvalResult("TNO40", "default", "x", [row], method="fnet").summary()}
         assert fnet["EN"]["paper"] is None
-        assert fnet["MI"]["best_other"] == ("CSC-IVFN", 2.50)
+        assert fnet["EN"]["best_other"] == ("CSC-IVFN", 6.91)
         assert EvalResult("TNO", "default", "x", [row]).summary()[4]["paper"] == reference.paper_value(
             "TNO", "MI"
         )
@@ -199,6 +206,24 @@ class TestScenes:
         )
         assert [p.name for p in report.written] == ["good.png"]
         assert list(report.failed) == ["bad"]
+
+    def test_scene_folder_names_keep_their_dots(self, tmp_path):
+        exposure_folder(tmp_path / "scenes", "day.1")
+        exposure_folder(tmp_path / "scenes", "day.2")
+        report = fuse_scenes(
+            CSCMEFN().eval(), "exposures", tmp_path / "scenes", tmp_path / "out", progress=False
+        )
+        assert sorted(p.name for p in report.written) == ["day.1.png", "day.2.png"]
+
+    def test_two_scenes_one_output_name_are_refused(self, tmp_path):
+        (tmp_path / "in").mkdir()
+        multispectral_file(tmp_path / "c.npz", channels=4)
+        (tmp_path / "c.npz").rename(tmp_path / "in" / "c.NPZ")
+        multispectral_file(tmp_path / "in" / "c.npz", channels=4)
+        model = CSCMMFN(CSCMMFNConfig(ms_channels=4, n_filters=8)).eval()
+        with pytest.raises(ValueError, match=r"same output name\(s\) \['c.npy'\]"):
+            fuse_scenes(model, "multispectral", tmp_path / "in", tmp_path / "out")
+        assert not (tmp_path / "out").exists()
 
     def test_multispectral_file_and_folder(self, tmp_path):
         (tmp_path / "in").mkdir()

@@ -77,7 +77,8 @@ def add_method_options(parser: argparse.ArgumentParser, methods: tuple[str, ...]
         "--checkpoint",
         default="official",
         help="'official' (the method's released weights under $LZSC_DATA/checkpoints) or a path: an FNet "
-        "checkpoint, a CSC-IVFN training result or a folder of the release's three files",
+        "checkpoint; for csc-ivfn a training result or a folder of the release's three .model files; for "
+        "csc-mefn / csc-mmfn a best_net.pth or its folder",
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_backend_option(parser)

@@ -54,7 +54,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     p.add_argument(
         "--out",
         type=Path,
-        help=f"per-pair CSV, a name ending in .csv (default {DEFAULT_DIR}/eval_<checkpoint>_<protocol>.csv); "
+        help=f"per-pair CSV, a name ending in .csv (default {DEFAULT_DIR}/"
+        "eval_[<method>_]<checkpoint>_<protocol>.csv, the method named unless fnet); "
         "the summary goes to the same name with .json. Rows of other runs in the file are kept",
     )
     p.add_argument(

@@ -32,7 +32,7 @@ from ..profiles import PROFILES
 from . import add_backend_option
 
 #: The paper profile's measured wall-time estimate (lzsc.training.csc_ivfn_config.PAPER), for --help.
-CSC_PAPER_ESTIMATE = "8 hours"
+CSC_PAPER_ESTIMATE = "6.5-8 hours"
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:

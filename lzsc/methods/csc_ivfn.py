@@ -287,6 +287,8 @@ def load_csc_ivfn(spec: str | Path = "official") -> CSCIVFN:
     """
     if str(spec) != "official" and Path(spec).is_file():
         return load_csc_ivfn_trained(spec)
+    if str(spec) != "official" and Path(spec).suffix and not Path(spec).exists():
+        raise FileNotFoundError(f"checkpoint {spec} does not exist")
     folder = require_data_root() / "checkpoints" / "csc_ivfn" if str(spec) == "official" else Path(spec)
     if not folder.is_dir():
         raise FileNotFoundError(f"{folder} is not a folder holding {', '.join(OFFICIAL_FILES.values())}")

@@ -1,7 +1,7 @@
 """Fusing the inputs of the methods that do not fuse pairs: exposure stacks and multispectral scenes.
 
 - ``exposures`` (CSC-MEFN): a *scene* is a folder of one scene's exposures (image files, sorted by
-  name, all one size); the result is one 8-bit RGB image (``.png``).
+  name, all one size); the result is one 8-bit RGB image (``<scene folder name>.png``).
 - ``multispectral`` (CSC-MMFN): a scene is an ``.npz`` file with arrays ``lr_ms`` (C, h, w) and
   ``rgb`` (3, 2h, 2w) as in ``$LZSC_DATA/test/MMF_synthetic``; the result is the float32 (C, 2h, 2w)
   cube saved as ``.npy``.
@@ -87,10 +87,15 @@ def fuse_scenes(
     scenes = find_scenes(kind, source) if source.is_dir() else []
     if not scenes:
         raise FileNotFoundError(f"{source} is neither {what} nor a folder holding such scenes")
+    suffix = OUTPUT_SUFFIX[kind]
+    names = {scene: f"{scene.name if scene.is_dir() else scene.stem}{suffix}" for scene in scenes}
+    taken = sorted(n for n in set(names.values()) if list(names.values()).count(n) > 1)
+    if taken:
+        raise ValueError(f"scenes of {source} would write the same output name(s) {taken}; rename them")
     out = prepare_output_dir(out, (source, *scenes))
     for scene in tqdm(scenes, desc=f"fusing ({kind})", unit="scene", disable=not progress):
         try:
-            report.written.append(_save(kind, out / f"{scene.stem}{OUTPUT_SUFFIX[kind]}", fuse_one(scene)))
+            report.written.append(_save(kind, out / names[scene], fuse_one(scene)))
         except (ValueError, OSError) as err:
             report.failed[scene.name] = str(err)
     return report

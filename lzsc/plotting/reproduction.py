@@ -134,7 +134,8 @@ def plot_ours_vs_paper(
     metrics: Sequence[str] = PAPER_METRICS,
     panel_size: float = 4.6,
 ) -> Figure:
-    """Ours (y) against the paper's FNet value (x) for every (data set, metric) cell, one panel per model.
+    """Ours (y) against the published value (x) of the method of the paper that reports each set (FNet
+    in Table I, CSC-IVFN in Table II) for every (data set, metric) cell, one panel per model.
 
     ``results`` maps a model label to ``{dataset: EvalResult}``. Colour: metric; marker: data set;
     the dashed line is y = x (a perfect reproduction). Cells without a paper value are skipped.

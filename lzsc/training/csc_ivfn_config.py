@@ -130,11 +130,11 @@ PAPER = CSCTrainConfig()
 """The release's schedule: 60 epochs over FLIR's 360 images (23 steps each, 1,380 steps), batch 16,
 128 x 128 crops, Adam lr 1e-2 then 1e-3 from epoch 31, seed 0, on the CPU with torch's default threads.
 
-Estimated wall time on the 2-core development machine: about 8 hours. Measured: 21.1 s per step (mean
-of steps 2-21; median 22.3 s, first step 31 s) with 2 threads while another job kept the machine busy
-(load average about 3.5), by ``csc_profile("paper", steps=21, threads=2)`` with a timing callback;
-1,380 x 21.1 s = 8.1 h, less about 10 min for the 60 half batches that end the epochs. Peak memory
-about 6.6 GB. Checkpoints every epoch (23 steps, about 8 minutes), so ``--resume`` loses little.
+Estimated wall time on the 2-core development machine: 6.5 to 8 hours. Measured: 17 s per step over
+the first 60 steps of ``lzsc train --method csc-ivfn --profile paper --set threads=1`` beside other
+jobs (1,380 x 17 s = 6.5 h), and 21.1 s per step (mean of steps 2-21) with 2 threads while another job
+kept the machine busy (load average about 3.5; 1,380 x 21.1 s = 8.1 h). Peak memory about 6.6 GB.
+Checkpoints every epoch (23 steps, 6-8 minutes), so ``--resume`` loses little.
 """
 
 QUICK = CSCTrainConfig(
