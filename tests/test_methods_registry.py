@@ -264,8 +264,8 @@ class TestCommandLine:
         ("args", "message"),
         [
             (["--method", "mean", "a.png"], "give the two sources A and B"),
-            (["--method", "csc-mefn", "scene", "b.png"], "takes no the second source"),
-            (["--method", "csc-mmfn", "c.npz", "--color"], "takes no --color"),
+            (["--method", "csc-mefn", "scene", "b.png"], "does not take: second source (b.png)"),
+            (["--method", "csc-mmfn", "c.npz", "--color"], "does not take: --color"),
             (["--method", "mean", "a.png", "b.png", "--checkpoint", "w.pt"], "has no weights"),
         ],
     )
@@ -303,9 +303,32 @@ class TestMethodsTable:
         from lzsc.plotting.methods import MethodsTable
 
         paper = {"TNO": self.result("TNO", 1.0, "paper")}
+        with pytest.raises(ValueError, match="no results to compare"):
+            MethodsTable({})
         with pytest.raises(ValueError, match="under one"):
             MethodsTable({"a": {"TNO": self.result("TNO", 1.0)}, "b": paper})
         partial = self.result("TNO", 1.0)
         partial.pairs_in_set = 5
         with pytest.raises(ValueError, match="covers 2 pairs only"):
             MethodsTable({"a": {"TNO": partial}})
+
+
+class TestPlotCSCCodes:
+    def test_three_rows_of_five_panels(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from lzsc.plotting.csc import code_energy, plot_csc_codes
+
+        a, b = (torch.from_numpy(x / np.float32(255))[None, None] for x in grey_pair(5, (40, 44)))
+        fig = plot_csc_codes(small_csc(), a, b, title="t")
+        assert len(fig.axes) == 15
+        energy = code_energy(torch.randn(1, 4, 6, 7))
+        assert energy.shape == (6, 7)
+        assert energy.max() == 1.0
+
+    def test_bad_sources(self):
+        from lzsc.plotting.csc import plot_csc_codes
+
+        with pytest.raises(ValueError, match="values in"):
+            plot_csc_codes(small_csc(), torch.full((1, 1, 40, 40), 200.0), torch.rand(1, 1, 40, 40))

@@ -72,8 +72,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 def _fuse_scenes(args: argparse.Namespace, kind: str) -> int:
     given = [f"--{k.replace('_', '-')}" for k, default in _PAIR_ONLY.items() if getattr(args, k) != default]
     if args.b is not None or given:
-        extra = ", ".join(([f"the second source {args.b}"] if args.b is not None else []) + given)
-        raise ValueError(f"--method {args.method} fuses one {kind} input; it takes no {extra}")
+        extra = ", ".join(([f"second source ({args.b})"] if args.b is not None else []) + given)
+        raise ValueError(f"--method {args.method} fuses one {kind} input and does not take: {extra}")
     from ..methods.scenes import fuse_scenes
 
     report = fuse_scenes(load_model(args), kind, args.a, args.out)

@@ -10,6 +10,7 @@ import torch
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from ..fusion import check_sources, module_device
 from ..methods.csc_ivfn import CSCIVFN
 from ..methods.csc_rules import l1_norm_rule, saliency_rule
 from .reproduction import show_gallery
@@ -31,19 +32,21 @@ def plot_csc_codes(
     mean), its detail layer x_d = x - x_b (shown as 0.5 + x_d), and the channel energies of the base
     code z_b and the detail code z_d; the fusion row shows F and the energies of the fused codes
     (saliency rule for z_b, l1-norm rule for z_d, before the factor ``alpha``)."""
+    check_sources(a, b)
+    device = module_device(model)
     rows = []
     codes = {}
     with torch.inference_mode():
-        for label, x in (("A", a), ("B", b)):
+        for label, x in (("A", a.to(device)), ("B", b.to(device))):
             base, detail = model.split(x)
             codes[label] = model.encode(x)
             rows.append(
                 (
                     label,
                     {
-                        "image": x[0, 0].numpy(),
-                        "base layer x_b": base[0, 0].numpy(),
-                        "detail layer 0.5 + x_d": (0.5 + detail[0, 0]).clamp(0, 1).numpy(),
+                        "image": x[0, 0].cpu().numpy(),
+                        "base layer x_b": base[0, 0].cpu().numpy(),
+                        "detail layer 0.5 + x_d": (0.5 + detail[0, 0]).clamp(0, 1).cpu().numpy(),
                         "base code energy": code_energy(codes[label][0]),
                         "detail code energy": code_energy(codes[label][1]),
                     },
@@ -56,7 +59,7 @@ def plot_csc_codes(
         (
             "fused",
             {
-                "image": fused[0, 0].numpy(),
+                "image": fused[0, 0].cpu().numpy(),
                 "base layer x_b": None,
                 "detail layer 0.5 + x_d": None,
                 "base code energy": code_energy(z_base),

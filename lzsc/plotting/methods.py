@@ -30,6 +30,8 @@ class MethodsTable:
     metrics: Sequence[str] = METRIC_NAMES
 
     def __post_init__(self) -> None:
+        if not any(self.results.values()):
+            raise ValueError("no results to compare: give {method label: {data set: EvalResult}}")
         protocols = {r.protocol for per in self.results.values() for r in per.values()}
         if len(protocols) > 1:
             raise ValueError(f"results under different protocols {sorted(protocols)}: compare under one")
