@@ -39,12 +39,12 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-from tqdm.auto import tqdm
 
 from ..data.transforms import seeded_generator
 from ..datasets import REGISTRY, dataset_dirs, resolve_layout
 from ..io import IMAGE_SUFFIXES, read_gray_u8
 from .losses import LossOutput
+from .preflight import load_every
 
 __all__ = [
     "ImageCrops",
@@ -55,7 +55,6 @@ __all__ = [
     "steps_per_epoch",
 ]
 
-LISTED = 20  # at most this many bad images are listed in one message
 _ORDER = 11  # seed-domain tag of the epoch permutations (lzsc.data.transforms.derive_seed)
 
 
@@ -161,21 +160,7 @@ class ImageCrops:
 
     def check(self, progress: bool = True) -> None:
         """Read every image now, so that bad files fail before the first step, all listed at once."""
-        bad = []
-        for index in tqdm(
-            range(len(self)), desc="checking images", unit="image", disable=not progress, leave=False
-        ):
-            try:
-                self.load(index)
-            except (ValueError, OSError) as err:
-                bad.append(str(err))
-        if bad:
-            more = f"\n  ... and {len(bad) - LISTED} more" if len(bad) > LISTED else ""
-            raise ValueError(
-                f"{len(bad)} of {len(self)} training image(s) cannot be used (nothing was trained):\n  "
-                + "\n  ".join(bad[:LISTED])
-                + f"{more}\nFix or remove these files, or use a smaller crop (--set crop=N), then run again."
-            )
+        load_every(len(self), self.load, "image", "a smaller crop (--set crop=N)", progress)
 
     def crop_one(self, index: int, generator: torch.Generator) -> Tensor:
         """One random-resized crop (crop, crop) of image ``index``."""

@@ -1,10 +1,12 @@
 """Checks before a training run starts: the data, the output folder, the stage-II init and the checkpoint
 to resume (each failure a clear message before anything is trained or written). Used by
-:mod:`lzsc.training.trainer`; introduced in ``notebooks/06_train_stage1.ipynb``.
+:mod:`lzsc.training.trainer` (and :func:`load_every` by :mod:`lzsc.training.csc_ivfn_data`);
+introduced in ``notebooks/06_train_stage1.ipynb``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +25,7 @@ __all__ = [
     "FORMAT",
     "check_batch",
     "check_data",
+    "load_every",
     "load_init",
     "open_out_dir",
     "read_resume",
@@ -31,7 +34,7 @@ __all__ = [
 CHECKPOINT_NAME = "checkpoint.pt"
 FORMAT = "lzsc-train-v1"
 CHECKPOINT_KEYS = ("stage", "step", "config", "model", "ifnet", "ema", "optimizer", "rng", "elapsed_s")
-LISTED = 20  # at most this many bad training pairs are listed
+LISTED = 20  # at most this many bad training pairs or images are listed
 
 
 def check_batch(batch: Any, config: TrainConfig) -> None:
@@ -57,19 +60,25 @@ def check_data(data: PairDataset, config: TrainConfig, progress: bool) -> None:
             f"the data set serves {data.patch}x{data.patch} crops but this run's patch is {config.patch}; "
             "build the data set with the run's patch (build_dataset(config))"
         )
+    load_every(len(data), data.load, "pair", "a smaller patch (--set patch=N)", progress)
+
+
+def load_every(count: int, load: Callable[[int], object], unit: str, smaller: str, progress: bool) -> None:
+    """Call ``load(i)`` for every item now, so that bad files fail before the first step: a ValueError
+    lists up to :data:`LISTED` of the items whose load raised ValueError or OSError (``unit``: "pair",
+    "image"; ``smaller``: the setting that makes a too-small image usable)."""
     bad = []
-    indices = range(len(data))
-    for index in tqdm(indices, desc="checking pairs", unit="pair", disable=not progress, leave=False):
+    for index in tqdm(range(count), desc=f"checking {unit}s", unit=unit, disable=not progress, leave=False):
         try:
-            data.load(index)
+            load(index)
         except (ValueError, OSError) as err:
             bad.append(str(err))
     if bad:
         more = f"\n  ... and {len(bad) - LISTED} more" if len(bad) > LISTED else ""
         raise ValueError(
-            f"{len(bad)} of {len(data)} training pair(s) cannot be used (nothing was trained):\n  "
+            f"{len(bad)} of {count} training {unit}(s) cannot be used (nothing was trained):\n  "
             + "\n  ".join(bad[:LISTED])
-            + f"{more}\nFix or remove these files, or use a smaller patch (--set patch=N), then run again."
+            + f"{more}\nFix or remove these files, or use {smaller}, then run again."
         )
 
 
