@@ -79,11 +79,8 @@ import torch
 from tqdm.auto import tqdm
 
 from ..checkpoints import (
-    CheckpointError,
-    check_finite,
     find_nonfinite,
     load_state_dict_strict,
-    read_checkpoint,
     save_atomic,
 )
 from ..data.transforms import derive_seed
@@ -98,7 +95,7 @@ from .csc_ivfn_config import (
 )
 from .csc_ivfn_data import ImageCrops, batch_plan, csc_ivfn_loss, image_folders, steps_per_epoch
 from .log import StepLog
-from .preflight import CHECKPOINT_NAME, open_out_dir
+from .preflight import CHECKPOINT_NAME, open_out_dir, read_resumable
 from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
 from .trainer import resolve_device
 
@@ -139,36 +136,6 @@ class CSCTrainResult:
     steps_run: int
 
 
-def _read_resume(path: Path, config: CSCTrainConfig, resume: bool) -> dict[str, Any] | None:
-    if not path.exists():
-        return None
-    if not resume:
-        raise FileExistsError(
-            f"{path} exists: pass resume=True (--resume) to continue that run, or choose "
-            "another out_dir (--out)"
-        )
-    saved = read_checkpoint(path)
-    if (
-        not isinstance(saved, dict)
-        or saved.get("format") != TRAINED_FORMAT
-        or any(k not in saved for k in _KEYS)
-    ):
-        raise CheckpointError(
-            f"{path} is not a resumable CSC-IVFN training checkpoint (the {CHECKPOINT_NAME} "
-            f"that train_csc_ivfn writes); move it away or choose another out_dir (--out)"
-        )
-    try:
-        old = CSCTrainConfig.from_dict(saved["config"]).to_dict()
-    except (TypeError, ValueError) as err:
-        raise CheckpointError(f"{path} holds a configuration this version cannot read ({err})") from None
-    new = config.to_dict()
-    differ = [f"{k}: {old[k]!r} -> {new[k]!r}" for k in new if k not in CSC_RESUMABLE and old[k] != new[k]]
-    if differ:
-        raise ValueError(f"cannot resume {path} with a different configuration ({'; '.join(differ)})")
-    check_finite(saved, str(path))
-    return saved
-
-
 def train_csc_ivfn(
     config: CSCTrainConfig,
     out_dir: str | Path = "runs/csc-ivfn-quick",
@@ -199,7 +166,15 @@ def _train(
     ckpt_path, log_path, result_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME, out_dir / RESULT_NAME
     device = resolve_device(config.device)
     data = ImageCrops(image_folders(config.data), config.crop, config.scale, config.ratio)
-    saved = _read_resume(ckpt_path, config, resume)
+    saved = read_resumable(
+        ckpt_path,
+        config,
+        resume,
+        fmt=TRAINED_FORMAT,
+        keys=_KEYS,
+        resumable=CSC_RESUMABLE,
+        what="CSC-IVFN training",
+    )
     total = config.total_steps(len(data))
     if saved is not None and saved["step"] > total:
         raise ValueError(

@@ -18,7 +18,7 @@ from typing import Any, get_type_hints
 from ..methods.csc_ivfn import CSCIVFNConfig
 from ..profiles import Profile, check_profile
 from .csc_ivfn_data import steps_per_epoch
-from .profiles import _parse
+from .profiles import parse_assignments
 
 __all__ = [
     "CSC_PROFILES",
@@ -177,15 +177,4 @@ def csc_profile(name: Profile, **overrides: Any) -> CSCTrainConfig:
 def apply_csc_overrides(config: CSCTrainConfig, assignments: Iterable[str]) -> CSCTrainConfig:
     """Apply ``KEY=VALUE`` strings (the CLI's ``--set``), each converted to the setting's type
     (``none`` for an optional one, ``a,b`` for a pair)."""
-    changes: dict[str, Any] = {}
-    for item in assignments:
-        key, sep, value = (part.strip() for part in item.partition("="))
-        if not sep:
-            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        if key not in CSC_SETTINGS:
-            raise ValueError(f"unknown CSC-IVFN training setting {key!r}; known: {', '.join(CSC_SETTINGS)}")
-        try:
-            changes[key] = _parse(value, CSC_SETTINGS[key])
-        except ValueError as err:
-            raise ValueError(f"bad value for {key}: expects {err}, got {value!r}") from err
-    return config.with_overrides(**changes)
+    return config.with_overrides(**parse_assignments(assignments, CSC_SETTINGS, "CSC-IVFN training"))

@@ -43,7 +43,9 @@ __all__ = [
     "ReconstructionLoss",
     "fusion_loss",
     "gaussian_window",
+    "gradient_loss",
     "gradient_weights",
+    "intensity_loss",
     "reconstruction_loss",
     "sobel_magnitude",
     "ssim",
@@ -157,6 +159,17 @@ def _weight_a(mean_sa: Tensor, mean_sb: Tensor) -> Tensor:
     return torch.where(den > 0, mean_sa / safe, torch.full_like(den, 0.5))
 
 
+def intensity_loss(fused: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """L_int = mean |F - max(A, B)| (eq. 26's L_int; DAE-Fuse's L_int)."""
+    return F.l1_loss(fused, torch.maximum(a, b))
+
+
+def gradient_loss(fused: Tensor, a: Tensor, b: Tensor) -> Tensor:
+    """L_grad = mean |S(F) - max(S(A), S(B))| with S of :func:`sobel_magnitude` (eq. 26's L_grad;
+    DAE-Fuse's L_text, as CDDFuse computes it)."""
+    return F.l1_loss(sobel_magnitude(fused), torch.maximum(sobel_magnitude(a), sobel_magnitude(b)))
+
+
 def fusion_loss(
     fused: Tensor, a: Tensor, b: Tensor, w_int: float = 20.0, w_grad: float = 20.0, w_ssim: float = 15.0
 ) -> LossOutput:
@@ -167,10 +180,9 @@ def fusion_loss(
     """
     _check_images(fused=fused, a=a, b=b)
     _check_weights(w_int=w_int, w_grad=w_grad, w_ssim=w_ssim)
-    l_int = F.l1_loss(fused, torch.maximum(a, b))
-    s_a, s_b = sobel_magnitude(a), sobel_magnitude(b)
-    l_grad = F.l1_loss(sobel_magnitude(fused), torch.maximum(s_a, s_b))
-    w_a = _weight_a(s_a.mean(), s_b.mean())
+    l_int = intensity_loss(fused, a, b)
+    l_grad = gradient_loss(fused, a, b)
+    w_a = _weight_a(sobel_magnitude(a).mean(), sobel_magnitude(b).mean())
     ssim_w = w_a * ssim(a, fused) + (1 - w_a) * ssim(b, fused)
     total = w_int * l_int + w_grad * l_grad + w_ssim * (1 - ssim_w)
     parts = {"int": l_int, "grad": l_grad, "ssim_w": ssim_w, "w_a": w_a}

@@ -6,7 +6,7 @@ introduced in ``notebooks/06_train_stage1.ipynb``.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +28,7 @@ __all__ = [
     "load_every",
     "load_init",
     "open_out_dir",
+    "read_resumable",
     "read_resume",
 ]
 
@@ -116,7 +117,25 @@ def load_init(init: str | Path | None, config: TrainConfig) -> FNet | None:
     return loaded
 
 
-def read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
+def read_resumable(
+    path: Path,
+    config: Any,
+    resume: bool,
+    *,
+    fmt: str,
+    keys: Iterable[str],
+    resumable: Iterable[str],
+    what: str,
+    hint: Callable[[str], str] = lambda described: "",
+) -> dict[str, Any] | None:
+    """The training checkpoint ``path`` to continue, or None when there is none; the checks every
+    trainer of lzsc makes before resuming (FNet's, CSC-IVFN's, DAE-Fuse's).
+
+    Without ``resume`` an existing checkpoint is an error (never overwritten). The file must hold a
+    dict of format ``fmt`` with every key of ``keys``, a configuration ``type(config).from_dict`` reads
+    and that equals ``config`` but for the ``resumable`` settings, and finite tensors; ``what`` names
+    the checkpoint in the messages, ``hint(description)`` adds advice for a file of another kind.
+    """
     if not path.exists():
         return None
     if not resume:
@@ -125,40 +144,50 @@ def read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any]
             "out_dir (--out)"
         )
     saved = read_checkpoint(path)
-    if (
-        not isinstance(saved, dict)
-        or saved.get("format") != FORMAT
-        or any(k not in saved for k in CHECKPOINT_KEYS)
-    ):
-        what = describe_checkpoint(saved)
-        hint = (
-            " A stage result or FNet weights can start stage II instead: pass the file as --init (init=...)."
-            if "result" in what or "FNet" in what
-            else ""
-        )
+    if not isinstance(saved, dict) or saved.get("format") != fmt or any(k not in saved for k in keys):
+        described = describe_checkpoint(saved)
         raise CheckpointError(
-            f"{path} is {what}, not a resumable lzsc training checkpoint (the {CHECKPOINT_NAME} that "
+            f"{path} is {described}, not a resumable {what} checkpoint (the {CHECKPOINT_NAME} that "
             f"training writes, with the optimiser and random states). Move it out of {path.parent} or "
-            f"choose another out_dir (--out).{hint}"
+            f"choose another out_dir (--out).{hint(described)}"
         )
     try:
-        old = TrainConfig.from_dict(saved["config"]).to_dict()
+        old = type(config).from_dict(saved["config"]).to_dict()
     except (TypeError, ValueError) as err:
         raise CheckpointError(
             f"{path} holds a training configuration this version cannot read ({err}); start a new run "
             "in another out_dir (--out)"
         ) from None
-    new = config.to_dict()
-    differ = [
-        f"{k}: {old.get(k)!r} -> {new[k]!r}"
-        for k in new
-        if k not in RESUMABLE_FIELDS and old.get(k) != new[k]
-    ]
+    new, free = config.to_dict(), set(resumable)
+    differ = [f"{k}: {old.get(k)!r} -> {new[k]!r}" for k in new if k not in free and old.get(k) != new[k]]
     if differ:
         raise ValueError(f"cannot resume {path} with a different configuration ({'; '.join(differ)})")
-    if saved["step"] > config.steps:
+    check_finite(saved, str(path))
+    return saved
+
+
+def _init_hint(described: str) -> str:
+    if "result" in described or "FNet" in described:
+        return (
+            " A stage result or FNet weights can start stage II instead: pass the file as --init (init=...)."
+        )
+    return ""
+
+
+def read_resume(path: Path, config: TrainConfig, resume: bool) -> dict[str, Any] | None:
+    """FNet's checkpoint to continue (:func:`read_resumable`), not beyond the run's ``steps``."""
+    saved = read_resumable(
+        path,
+        config,
+        resume,
+        fmt=FORMAT,
+        keys=CHECKPOINT_KEYS,
+        resumable=RESUMABLE_FIELDS,
+        what="lzsc training",
+        hint=_init_hint,
+    )
+    if saved is not None and saved["step"] > config.steps:
         raise ValueError(
             f"{path} is at step {saved['step']}, beyond the requested total of {config.steps} steps (--steps)"
         )
-    check_finite(saved, str(path))
     return saved

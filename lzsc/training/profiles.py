@@ -45,6 +45,7 @@ __all__ = [
     "Stage",
     "TrainConfig",
     "apply_overrides",
+    "parse_assignments",
     "profile",
 ]
 
@@ -291,6 +292,8 @@ def _parse(text: str, hint: Any) -> Any:
         raise ValueError(f"one of {', '.join(map(repr, args))}")
     if origin is tuple:
         parts = text.strip().strip("()[]").split(",")
+        if len(args) == 2 and args[1] is Ellipsis:
+            return tuple(_parse(part, args[0]) for part in parts)
         if len(parts) != len(args):
             raise ValueError(f"{len(args)} comma-separated values")
         return tuple(_parse(part, arg) for part, arg in zip(parts, args, strict=True))
@@ -314,19 +317,28 @@ def _parse(text: str, hint: Any) -> Any:
     return text.strip()
 
 
-def apply_overrides(config: TrainConfig, assignments: Iterable[str]) -> TrainConfig:
-    """Apply ``KEY=VALUE`` strings (the CLI's ``--set``; any name of :data:`SETTINGS`), each value
-    converted to the setting's type."""
+def parse_assignments(
+    assignments: Iterable[str], types: Mapping[str, Any], what: str = "training"
+) -> dict[str, Any]:
+    """``KEY=VALUE`` strings (the CLI's ``--set``) as ``{key: value}``, each value converted to
+    ``types[key]`` (``none`` for an optional setting, ``a,b`` for a tuple); ``what`` names the
+    settings in the error for an unknown key."""
     changes: dict[str, Any] = {}
     for item in assignments:
         key, sep, value = item.partition("=")
         key = key.strip()
         if not sep:
             raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
-        if key not in SETTINGS:
-            raise ValueError(f"unknown training setting {key!r}; known: {', '.join(SETTINGS)}")
+        if key not in types:
+            raise ValueError(f"unknown {what} setting {key!r}; known: {', '.join(types)}")
         try:
-            changes[key] = _parse(value, SETTINGS[key])
+            changes[key] = _parse(value, types[key])
         except ValueError as err:
             raise ValueError(f"bad value for {key}: expects {err}, got {value!r}") from err
-    return config.with_overrides(**changes)
+    return changes
+
+
+def apply_overrides(config: TrainConfig, assignments: Iterable[str]) -> TrainConfig:
+    """Apply ``KEY=VALUE`` strings (the CLI's ``--set``; any name of :data:`SETTINGS`), each value
+    converted to the setting's type."""
+    return config.with_overrides(**parse_assignments(assignments, SETTINGS))
