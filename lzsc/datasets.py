@@ -45,7 +45,7 @@ __all__ = [
 ]
 
 Split = Literal["test", "train"]
-Paper = Literal["FNet", "CSC"]
+Paper = Literal["FNet", "CSC", "DAE"]
 SPLITS: tuple[Split, ...] = ("test", "train")
 
 

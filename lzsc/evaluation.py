@@ -30,13 +30,13 @@ from torch import nn
 from tqdm.auto import tqdm
 
 from .atomic import append_csv, atomic_open
-from .datasets import dataset_dirs, lookup
+from .datasets import Paper, dataset_dirs, lookup
 from .fusion import check_limit, fuse_files
 from .io import IMAGE_SUFFIXES, ImageError, pair_files, read_gray_u8, save_image
 from .methods.registry import get_method
 from .metrics import METRIC_NAMES, compute_all
 from .protocols import CONVENTIONS, EvalProtocol, ProtocolName, get_protocol
-from .reference import best_competitor, paper_metrics, paper_value
+from .reference import best_competitor, paper_metrics, paper_value, reports
 
 __all__ = [
     "EvalResult",
@@ -95,20 +95,31 @@ class EvalResult:
         return {m: float(np.std([r[m] for r in self.rows])) for m in METRIC_NAMES} if self.rows else {}
 
     @property
-    def paper_label(self) -> str | None:
-        """This method's row name in the table that reports the data set, None when it is not there."""
+    def paper(self) -> Paper | None:
+        """The paper whose table the summary compares with: the one reporting the data set, unless this
+        method is not in it and its own paper reports the set too (DAE-Fuse on TNO: DAE-Fuse's Table I)."""
         spec = lookup(self.dataset)
-        return get_method(self.method).label(spec.paper if spec is not None else None)
+        default = spec.paper if spec is not None else None
+        labels = get_method(self.method).labels
+        if default in labels:
+            return default
+        return next((p for p in labels if reports(self.dataset, p)), default)
+
+    @property
+    def paper_label(self) -> str | None:
+        """This method's row name in :attr:`paper`'s table, None when it is not there."""
+        return get_method(self.method).label(self.paper)
 
     def summary(self) -> list[dict]:
         """One row per metric: mean, std, the published value of this method on this set (None when
         the reporting paper does not give it), the difference, and the best other published method."""
         means, stds = self.means(), self.stds()
-        reported, label = paper_metrics(self.dataset), self.paper_label
+        table, label = self.paper, self.paper_label
+        reported = paper_metrics(self.dataset, table)
         out = []
         for m in METRIC_NAMES:
-            paper = paper_value(self.dataset, m, label) if label and m in reported else None
-            best = best_competitor(self.dataset, m, exclude=label) if m in reported else None
+            paper = paper_value(self.dataset, m, label, table) if label and m in reported else None
+            best = best_competitor(self.dataset, m, exclude=label, paper=table) if m in reported else None
             out.append(
                 {
                     "metric": m,

@@ -1,4 +1,5 @@
-"""The papers' published numbers: FNet's Tables I and III, the CSC paper's Table II, the cost row.
+"""The papers' published numbers: FNet's Tables I and III, the CSC paper's Table II, DAE-Fuse's Table I,
+the cost row.
 
 The CSVs live beside the data (``$LZSC_DATA/../reference`` by default, or ``$LZSC_REFERENCE``);
 they are the papers' values, not ours, and are only ever printed next to numbers this library
@@ -6,7 +7,11 @@ computes. Without them, tables show our numbers alone and say that the reference
 table reports a test set is its ``paper`` in the registry :mod:`lzsc.datasets` ("FNet": Table I,
 ``paper_table1_sota.csv``, the set's ``paper_name`` there; "CSC": Table II, ``csc_table2.csv``, the
 set's lzsc name there, MI converted from its bits to lzsc's nats); a method's row name in each table
-is its label in :mod:`lzsc.methods.registry`.
+is its label in :mod:`lzsc.methods.registry`. DAE-Fuse's Table I (``dae_fuse_table1.csv``: TNO and
+MRI_CT, lzsc's names) reports sets that FNet's Table I reports too, so it is read on request
+(``paper="DAE"`` in the functions below); its MI is on FNet's Table I's scale (the two tables give
+U2Fusion 1.35 / 1.37 and CDDFuse 2.11 / 2.19 on TNO; in bits they would be 1.44 times larger), so it
+is read unconverted.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ import os
 from functools import cache
 from pathlib import Path
 
-from .datasets import lookup
+from .datasets import Paper, lookup
 from .paths import data_root
 
 __all__ = [
     "CSC_IVFN",
+    "DAE_FUSE",
+    "DAE_METRICS",
     "FNET",
     "PAPER_COST",
     "PAPER_METRICS",
@@ -33,12 +40,14 @@ __all__ = [
     "paper_metrics",
     "paper_value",
     "reference_root",
+    "reports",
     "table1_name",
 ]
 
 #: The metrics of FNet's Table I, and of the CSC paper's Table II.
 PAPER_METRICS = ("MI", "CE", "VIF", "Qabf", "Qcb", "SSIM")
 TABLE2_METRICS = ("EN", "MI", "SD", "SF", "VIF", "AG", "SCD")
+DAE_METRICS = ("EN", "SD", "SF", "MI", "SCD", "VIF", "Qabf")
 #: Table II reports MI in bits, lzsc (and FNet's Table I) in nats: its MI values are multiplied by
 #: ln 2 when read (measured: the released CSC-IVFN's MI is 1.733 nats = 2.500 bits on TNO40, Table II
 #: 2.50; ``notebooks/11_csc_networks.ipynb``).
@@ -46,7 +55,9 @@ TABLE2_MI_SCALE = math.log(2)
 #: Each paper's own method, as its table names it.
 FNET = "FNet (Ours)"
 CSC_IVFN = "CSC-IVFN"
-_OWN = {"FNet": FNET, "CSC": CSC_IVFN}
+DAE_FUSE = "DAE-Fuse"
+_OWN = {"FNet": FNET, "CSC": CSC_IVFN, "DAE": DAE_FUSE}
+_METRICS = {"FNet": PAPER_METRICS, "CSC": TABLE2_METRICS, "DAE": DAE_METRICS}
 
 PAPER_COST = {"params": 420e3, "gflops": 0.33, "seconds": 0.051, "device": "NVIDIA A40", "size": 320}
 """The paper's Table I cost row for FNet (parameters, "GFLOPs" and run time per 320x320 pair)."""
@@ -73,10 +84,20 @@ def _table1() -> tuple[dict[str, str], ...]:
     return _read(root / "paper_table1_sota.csv") if root else ()
 
 
-def _table2() -> tuple[dict[str, str], ...]:
+def _table(name: str) -> tuple[dict[str, str], ...]:
     root = reference_root()
-    path = root / "csc_table2.csv" if root else None
+    path = root / name if root else None
     return _read(path) if path and path.is_file() else ()
+
+
+def _paper(dataset: str, paper: Paper | None) -> Paper:
+    """``paper``, or the paper reporting ``dataset`` (FNet's for a set no paper reports)."""
+    if paper is not None:
+        if paper not in _OWN:
+            raise ValueError(f"unknown paper {paper!r}; choose one of {', '.join(_OWN)}")
+        return paper
+    spec = lookup(dataset)
+    return spec.paper if spec is not None and spec.paper else "FNet"
 
 
 def table1_name(dataset: str) -> str | None:
@@ -88,46 +109,55 @@ def table1_name(dataset: str) -> str | None:
     return spec.paper_name if spec.paper == "FNet" else None
 
 
-def _cells(dataset: str, metric: str) -> list[tuple[str, float]]:
-    """(method, value) of every method the paper reporting ``dataset`` gives for ``metric``, in lzsc's
-    units (Table II's MI converted from bits to nats, :data:`TABLE2_MI_SCALE`)."""
+def _cells(dataset: str, metric: str, paper: Paper | None = None) -> list[tuple[str, float]]:
+    """(method, value) of every method that ``paper`` (default: the one reporting ``dataset``) gives for
+    ``metric``, in lzsc's units (Table II's MI converted from bits to nats, :data:`TABLE2_MI_SCALE`)."""
+    paper = _paper(dataset, paper)
     spec = lookup(dataset)
     scale = 1.0
-    if spec is not None and spec.paper == "CSC":
-        rows, key, name = _table2(), "dataset", spec.name
-        scale = TABLE2_MI_SCALE if metric == "MI" else 1.0
-    else:
+    if paper == "FNet":
         rows, key, name = _table1(), "task_dataset", table1_name(dataset)
+    else:
+        rows = _table("csc_table2.csv" if paper == "CSC" else "dae_fuse_table1.csv")
+        key, name = "dataset", spec.name if spec is not None else dataset
+        scale = TABLE2_MI_SCALE if paper == "CSC" and metric == "MI" else 1.0
     cells = [r for r in rows if r[key] == name and r["metric"] == metric]
     return [(r["method"], scale * float(r["value"])) for r in cells]
 
 
-def own_method(dataset: str) -> str:
-    """The row name of the method of the paper that reports ``dataset``: "FNet (Ours)" (Table I, and any
-    set no paper reports) or "CSC-IVFN" (Table II)."""
-    spec = lookup(dataset)
-    return _OWN[spec.paper if spec is not None and spec.paper else "FNet"]
+def reports(dataset: str, paper: Paper) -> bool:
+    """Whether ``paper``'s table gives numbers for ``dataset`` (False without the reference CSVs)."""
+    return any(_cells(dataset, metric, paper) for metric in paper_metrics(dataset, paper))
 
 
-def paper_metrics(dataset: str) -> tuple[str, ...]:
-    """The metrics of the table that reports ``dataset``: Table II's for the CSC sets, else Table I's."""
-    spec = lookup(dataset)
-    return TABLE2_METRICS if spec is not None and spec.paper == "CSC" else PAPER_METRICS
+def own_method(dataset: str, paper: Paper | None = None) -> str:
+    """The row name of ``paper``'s own method (default: the paper reporting ``dataset``): "FNet (Ours)"
+    (Table I, and any set no paper reports), "CSC-IVFN" (Table II) or "DAE-Fuse"."""
+    return _OWN[_paper(dataset, paper)]
 
 
-def paper_value(dataset: str, metric: str, method: str | None = None) -> float | None:
-    """The published value of ``method`` (its row name; default: the reporting paper's own method,
-    FNet in Table I, CSC-IVFN in Table II) for ``dataset`` (lzsc name, e.g. "TNO"); None if unknown."""
-    return dict(_cells(dataset, metric)).get(method or own_method(dataset))
+def paper_metrics(dataset: str, paper: Paper | None = None) -> tuple[str, ...]:
+    """The metrics of ``paper``'s table (default: the one reporting ``dataset``)."""
+    return _METRICS[_paper(dataset, paper)]
 
 
-def best_competitor(dataset: str, metric: str, exclude: str | None = "own") -> tuple[str, float] | None:
+def paper_value(
+    dataset: str, metric: str, method: str | None = None, paper: Paper | None = None
+) -> float | None:
+    """The published value of ``method`` (its row name; default: the paper's own method) for ``dataset``
+    (lzsc name, e.g. "TNO") in ``paper``'s table (default: the one reporting it); None if unknown."""
+    return dict(_cells(dataset, metric, paper)).get(method or own_method(dataset, paper))
+
+
+def best_competitor(
+    dataset: str, metric: str, exclude: str | None = "own", paper: Paper | None = None
+) -> tuple[str, float] | None:
     """The best published method of a cell (lowest for CE, highest otherwise) other than ``exclude``:
-    "own" (default) leaves out the reporting paper's own method, None leaves out nothing, any other
-    string that row name. None when no method is left."""
+    "own" (default) leaves out the paper's own method, None leaves out nothing, any other string that
+    row name. None when no method is left. ``paper`` as in :func:`paper_value`."""
     if exclude == "own":
-        exclude = own_method(dataset)
-    rows = [cell for cell in _cells(dataset, metric) if cell[0] != exclude]
+        exclude = own_method(dataset, paper)
+    rows = [cell for cell in _cells(dataset, metric, paper) if cell[0] != exclude]
     if not rows:
         return None
     return (min if metric == "CE" else max)(rows, key=lambda r: r[1])

@@ -39,14 +39,15 @@ def grey_pair(seed: int = 0, shape: tuple[int, int] = (40, 52)) -> tuple[np.ndar
 
 class TestRegistry:
     def test_names_and_kinds(self):
-        assert set(METHODS) == {"fnet", "csc-ivfn", "mean", "csc-mefn", "csc-mmfn"}
-        assert PAIR_METHODS == ("fnet", "csc-ivfn", "mean")
+        assert set(METHODS) == {"fnet", "csc-ivfn", "dae-fuse", "mean", "csc-mefn", "csc-mmfn"}
+        assert PAIR_METHODS == ("fnet", "csc-ivfn", "dae-fuse", "mean")
         assert get_method("csc-mefn").inputs == "exposures"
         assert get_method("csc-mmfn").inputs == "multispectral"
 
     def test_labels_name_the_papers_rows(self):
         assert get_method("fnet").label("FNet") == reference.FNET
         assert get_method("csc-ivfn").label("CSC") == reference.CSC_IVFN
+        assert get_method("dae-fuse").label("DAE") == reference.DAE_FUSE
         assert get_method("fnet").label("CSC") is None
         assert get_method("mean").label(None) is None
 
@@ -137,6 +138,28 @@ class TestPapersTables:
         assert reference.paper_value("TNO40", "Qabf") is None
         assert reference.paper_metrics("NIR_Country") == reference.TABLE2_METRICS
         assert reference.paper_metrics("TNO") == reference.PAPER_METRICS
+
+    def test_dae_table_on_request(self):
+        assert reference.paper_value("TNO", "MI", paper="DAE") == 2.21  # FNet's Table I scale, unconverted
+        assert reference.paper_value("MRI_CT", "Qabf", "CDDFuse", paper="DAE") == 0.56
+        assert reference.paper_value("TNO", "MI") == 2.57  # the set's own paper stays FNet's Table I
+        assert reference.paper_metrics("TNO", "DAE") == reference.DAE_METRICS
+        assert reference.best_competitor("TNO", "MI", paper="DAE") == ("TarDAL", 2.17)
+        assert reference.reports("MRI_CT", "DAE")
+        assert not reference.reports("RoadScene", "DAE")
+        with pytest.raises(ValueError, match="unknown paper 'X'"):
+            reference.paper_value("TNO", "MI", paper="X")
+
+    def test_summary_of_dae_fuse_uses_its_own_table(self):
+        row = dict.fromkeys(METRIC_NAMES, 1.0)
+        result = EvalResult("TNO", "default", "x", [row], method="dae-fuse")
+        assert result.paper == "DAE"
+        assert result.paper_label == "DAE-Fuse"
+        summary = {r["metric"]: r for r in result.summary()}
+        assert summary["VIF"]["paper"] == 0.75
+        assert summary["CE"]["paper"] is None
+        assert summary["CE"]["best_other"] is None
+        assert EvalResult("RoadScene", "default", "x", [row], method="dae-fuse").paper == "FNet"
 
     def test_best_competitor_exclusions(self):
         assert reference.best_competitor("TNO40", "EN") == ("DeepFuse", 6.86)
@@ -311,6 +334,44 @@ class TestMethodsTable:
         partial.pairs_in_set = 5
         with pytest.raises(ValueError, match="covers 2 pairs only"):
             MethodsTable({"a": {"TNO": partial}})
+
+    @staticmethod
+    def rows(names, **values) -> list[dict]:
+        return [{"name": n, **dict.fromkeys(METRIC_NAMES, 0.0), **values} for n in names]
+
+    def test_partial_runs_on_the_same_pairs_ranks_and_per_set_table(self):
+        import matplotlib
+
+        matplotlib.use("Agg")
+        from lzsc.plotting.methods import MethodsTable, plot_ranks
+
+        def result(names, **values):
+            return EvalResult("TNO", "default", "t", self.rows(names, **values), pairs_in_set=25)
+
+        table = MethodsTable(
+            {
+                "a": {"TNO": result(["01", "02"], MI=3.0, CE=1.0)},
+                "b": {"TNO": result(["02", "01"], MI=2.0, CE=1.0)},
+                "c": {"TNO": result(["01", "02"], MI=1.0, CE=0.5)},
+            },
+            metrics=("MI", "CE"),
+            partial=True,
+        )
+        assert table.ranks("TNO") == {
+            "a": {"MI": 1, "CE": 2.5},
+            "b": {"MI": 2, "CE": 2.5},
+            "c": {"MI": 3, "CE": 1},
+        }
+        assert table.mean_ranks() == {"TNO": {"a": 1.75, "b": 2.25, "c": 2.0}}
+        view = table.dataset("TNO")
+        assert "TNO: 2 pairs" in str(view)
+        assert "| *3.000 | 1.000 | 1.8" in str(view)
+        assert "<b>0.500</b>" in view._repr_html_()
+        assert len(plot_ranks(table).axes) == 2  # the map and its colour bar
+        with pytest.raises(ValueError, match="no results on FLIR"):
+            table.dataset("FLIR")
+        with pytest.raises(ValueError, match="different pairs of TNO"):
+            MethodsTable({"a": {"TNO": result(["01"])}, "b": {"TNO": result(["02"])}}, partial=True)
 
 
 class TestPlotCSCCodes:

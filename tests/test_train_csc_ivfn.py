@@ -15,6 +15,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
+from helpers import assert_same_state
 from PIL import Image
 
 from lzsc.checkpoints import CheckpointError, find_nonfinite, read_checkpoint, save_atomic
@@ -72,28 +73,13 @@ def rows(out: Path) -> list[dict[str, float]]:
         return [{k: float(v) for k, v in row.items()} for row in csv.DictReader(fh)]
 
 
-def assert_same(x, y, where: str = "") -> None:
-    """Recursive bitwise comparison (tensors with torch.equal)."""
-    if isinstance(x, torch.Tensor):
-        assert x.dtype == y.dtype, where
-        assert torch.equal(x, y), where
-    elif isinstance(x, dict):
-        assert x.keys() == y.keys(), where
-        for k in x:
-            assert_same(x[k], y[k], f"{where}.{k}")
-    elif isinstance(x, list | tuple):
-        assert len(x) == len(y), where
-        for i, (a, b) in enumerate(zip(x, y, strict=True)):
-            assert_same(a, b, f"{where}[{i}]")
-    else:
-        assert x == y, where
-
-
 def compare_runs(a: Path, b: Path) -> None:
     ca, cb = read_checkpoint(a / "checkpoint.pt"), read_checkpoint(b / "checkpoint.pt")
     for key in ("step", "epoch", "model", "optimizer", "scheduler", "rng"):
-        assert_same(ca[key], cb[key], key)
-    assert_same(read_checkpoint(a / "csc_ivfn.pt")["model"], read_checkpoint(b / "csc_ivfn.pt")["model"])
+        assert_same_state(ca[key], cb[key], key)
+    assert_same_state(
+        read_checkpoint(a / "csc_ivfn.pt")["model"], read_checkpoint(b / "csc_ivfn.pt")["model"]
+    )
 
 
 @pytest.fixture(scope="module")
@@ -218,7 +204,7 @@ class TestTraining:
             model = load_csc_ivfn(spec)
             assert isinstance(model, CSCIVFN)
             assert not model.training
-            assert_same(model.state_dict(), saved["model"])
+            assert_same_state(model.state_dict(), saved["model"])
         model = load_csc_ivfn_trained(straight / "csc_ivfn.pt")
         a, b = torch.rand(1, 1, 20, 24), torch.rand(1, 1, 20, 24)
         fused = fuse_csc_ivfn(model, a, b)

@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from helpers import assert_same_state
 
 from lzsc.checkpoints import load_fnet, read_checkpoint
 from lzsc.cli import main
@@ -43,24 +44,6 @@ def tiny(stage: int = 1, **overrides) -> TrainConfig:
 def log_steps(out: Path) -> list[int]:
     with open(out / "log.csv", newline="") as fh:
         return [int(row["step"]) for row in csv.DictReader(fh)]
-
-
-def assert_same_state(x, y, where: str = "") -> None:
-    """Recursive bitwise comparison of checkpoint contents (tensors with torch.equal)."""
-    if isinstance(x, torch.Tensor):
-        assert isinstance(y, torch.Tensor), where
-        assert x.dtype == y.dtype, where
-        assert torch.equal(x, y), where
-    elif isinstance(x, dict):
-        assert x.keys() == y.keys(), where
-        for k in x:
-            assert_same_state(x[k], y[k], f"{where}.{k}")
-    elif isinstance(x, list | tuple):
-        assert len(x) == len(y), where
-        for i, (a, b) in enumerate(zip(x, y, strict=True)):
-            assert_same_state(a, b, f"{where}[{i}]")
-    else:
-        assert x == y, where
 
 
 def compare_runs(a: Path, b: Path) -> None:

@@ -78,7 +78,8 @@ def add_method_options(parser: argparse.ArgumentParser, methods: tuple[str, ...]
         default="official",
         help="'official' (the method's released weights under $LZSC_DATA/checkpoints) or a path: an FNet "
         "checkpoint; for csc-ivfn a training result or a folder of the release's three .model files; for "
-        "csc-mefn / csc-mmfn a best_net.pth or its folder",
+        "csc-mefn / csc-mmfn a best_net.pth or its folder; dae-fuse has no released weights: pass the "
+        "dae_fuse.pt of `lzsc train --method dae-fuse`",
     )
     parser.add_argument("--device", default="cpu", help="torch device, e.g. cpu or cuda")
     add_backend_option(parser)

@@ -1,9 +1,11 @@
-"""``lzsc train``: FNet's stage I (eq. 25), stage II (eq. 26) or both, or CSC-IVFN, with the ``quick`` or
-``paper`` profile.
+"""``lzsc train``: FNet's stage I (eq. 25), stage II (eq. 26) or both, CSC-IVFN, or DAE-Fuse, with the
+``quick`` or ``paper`` profile.
 
 ``--method fnet`` (the default) trains FNet (:mod:`lzsc.training.trainer`); ``--method csc-ivfn`` trains
 the CSC paper's CSC-IVFN as released (:mod:`lzsc.training.csc_ivfn`) into ``runs/csc-ivfn-PROFILE/``;
-FNet's ``--stage``, ``--init`` and ``--backend`` do not apply to it, and ``--epochs`` only to it.
+``--method dae-fuse`` trains DAE-Fuse's two phases (:mod:`lzsc.training.dae_fuse`) into
+``runs/dae-fuse-PROFILE/``. FNet's ``--stage``, ``--init`` and ``--backend`` apply to FNet only,
+``--epochs`` to CSC-IVFN only; DAE-Fuse counts its phases' steps with ``--set phase1_steps=N``.
 
 Examples::
 
@@ -16,6 +18,8 @@ Examples::
     lzsc train --method csc-ivfn --profile quick                 # runs/csc-ivfn-quick, about a minute
     lzsc train --method csc-ivfn --profile paper                 # the release's 60 epochs on FLIR (CPU)
     lzsc train --method csc-ivfn --profile paper --resume        # continue after Ctrl-C or a crash
+    lzsc train --method dae-fuse --profile quick                 # runs/dae-fuse-quick, under 3 minutes
+    lzsc train --method dae-fuse --profile paper                 # CUDA, under 10 minutes on an H200
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
 """
@@ -38,17 +42,18 @@ CSC_PAPER_ESTIMATE = "6.5-8 hours"
 def register(subparsers: argparse._SubParsersAction) -> None:
     p = subparsers.add_parser(
         "train",
-        help="train FNet (stage I with IFNet, stage II fusion, or both) or CSC-IVFN",
+        help="train FNet (stage I with IFNet, stage II fusion, or both), CSC-IVFN or DAE-Fuse",
         description="Two-stage training of FNet (paper eqs. 25-26), results loadable with "
         "`lzsc fuse --checkpoint OUT/stage2.pt`; or, with --method csc-ivfn, CSC-IVFN's autoencoder "
         "training as released (FLIR, 60 epochs; the paper profile takes about "
-        f"{CSC_PAPER_ESTIMATE} on a 2-core CPU), result OUT/csc_ivfn.pt.",
+        f"{CSC_PAPER_ESTIMATE} on a 2-core CPU), result OUT/csc_ivfn.pt; or, with --method dae-fuse, "
+        "DAE-Fuse's autoencoder and fusion phases (paper profile: CUDA), result OUT/dae_fuse.pt.",
     )
     p.add_argument(
         "--method",
-        choices=("fnet", "csc-ivfn"),
+        choices=("fnet", "csc-ivfn", "dae-fuse"),
         default="fnet",
-        help="network to train (default fnet); csc-ivfn refuses --stage, --init and --backend",
+        help="network to train (default fnet); csc-ivfn and dae-fuse refuse --stage, --init and --backend",
     )
     p.add_argument("--stage", choices=("1", "2", "both"), help="FNet: which stage(s) to run (default both)")
     p.add_argument("--profile", choices=PROFILES, default="quick", help="settings preset")
@@ -62,13 +67,13 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         "--data",
         help="FNet: MSRS | RoadScene (under $LZSC_DATA/train) | a folder of pairs | synthetic (default: the "
         "profile's, or synthetic when LZSC_DATA is not set); CSC-IVFN: FLIR (default) | a folder holding "
-        "ir/ and vi/ | a folder of images",
+        "ir/ and vi/ | a folder of images; DAE-Fuse: as FNet",
     )
     p.add_argument(
         "--out",
         type=Path,
-        help="output folder (default runs/PROFILE, stages in stage1/ stage2/; CSC-IVFN: "
-        "runs/csc-ivfn-PROFILE)",
+        help="output folder (default runs/PROFILE, stages in stage1/ stage2/; CSC-IVFN / DAE-Fuse: "
+        "runs/csc-ivfn-PROFILE / runs/dae-fuse-PROFILE)",
     )
     p.add_argument(
         "--resume",
@@ -88,7 +93,8 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         default=[],
         metavar="KEY=VALUE",
         help="override any setting (FNet: TrainConfig, e.g. --set n_iter=2; CSC-IVFN: CSCTrainConfig, "
-        "e.g. --set crop=64 --set lr_decay_epoch=none) (repeatable)",
+        "e.g. --set crop=64 --set lr_decay_epoch=none; DAE-Fuse: DAETrainConfig, e.g. --set phase2_steps=500 "
+        "--set channels=32) (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     p.set_defaults(func=run)
@@ -116,8 +122,8 @@ def _config(args: argparse.Namespace):
     return replace(config, **changes)
 
 
-def run_csc_ivfn(args: argparse.Namespace) -> int:
-    """``--method csc-ivfn``: :func:`lzsc.training.csc_ivfn.train_csc_ivfn` with the profile and options."""
+def _refuse_fnet_options(args: argparse.Namespace, name: str, what: str) -> bool:
+    """Print an error and return True when FNet's two-stage options were given to method ``name``."""
     given = [
         option
         for option, value in (("--stage", args.stage), ("--init", args.init), ("--backend", args.backend))
@@ -126,10 +132,15 @@ def run_csc_ivfn(args: argparse.Namespace) -> int:
     if given:
         print(
             f"error: {', '.join(given)} {'is an option' if len(given) == 1 else 'are options'} of FNet's "
-            "two-stage training; CSC-IVFN trains one autoencoder in one run (drop them, or use "
-            "--method fnet)",
+            f"two-stage training; {name} {what} (drop them, or use --method fnet)",
             file=sys.stderr,
         )
+    return bool(given)
+
+
+def run_csc_ivfn(args: argparse.Namespace) -> int:
+    """``--method csc-ivfn``: :func:`lzsc.training.csc_ivfn.train_csc_ivfn` with the profile and options."""
+    if _refuse_fnet_options(args, "CSC-IVFN", "trains one autoencoder in one run"):
         return 2
     from ..training.csc_ivfn import apply_csc_overrides, csc_profile, train_csc_ivfn
     from ..training.trainer import resolve_device
@@ -168,9 +179,53 @@ def run_csc_ivfn(args: argparse.Namespace) -> int:
     return 0
 
 
+def run_dae_fuse(args: argparse.Namespace) -> int:
+    """``--method dae-fuse``: :func:`lzsc.training.dae_fuse.train_dae_fuse` with the profile and options."""
+    if _refuse_fnet_options(args, "DAE-Fuse", "trains both of its phases in one run"):
+        return 2
+    if args.steps is not None or args.epochs is not None:
+        print(
+            "error: DAE-Fuse counts the steps of each phase: use --set phase1_steps=N --set phase2_steps=M "
+            "instead of --steps / --epochs",
+            file=sys.stderr,
+        )
+        return 2
+    from ..training.dae_fuse import apply_dae_overrides, dae_profile, train_dae_fuse
+    from ..training.trainer import resolve_device
+
+    config = apply_dae_overrides(dae_profile(args.profile), args.overrides)
+    changes = {"device": args.device} if args.device is not None else {}
+    if args.data is not None:
+        changes["data"] = args.data
+    elif data_root() is None and config.data != "synthetic":
+        print(f"LZSC_DATA is not set: training on synthetic pairs instead of {config.data} (set LZSC_DATA)")
+        changes["data"] = "synthetic"
+    config = config.with_overrides(**changes)
+    try:
+        resolve_device(config.device)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else Path("runs") / f"dae-fuse-{args.profile}"
+    try:
+        result = train_dae_fuse(config, out, args.resume, progress=not args.no_progress)
+    except FloatingPointError as err:  # DivergenceError: the message holds the advice
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    last = result.last
+    losses = f"; last step (phase {int(last['phase'])}): loss {last['loss']:.4g}" if last else ""
+    print(
+        f"dae-fuse: step {result.step} of {result.total_steps} ({result.steps_run} run in "
+        f"{result.seconds:.1f} s){losses}; result {result.result_path}"
+    )
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
     if args.method == "csc-ivfn":
         return run_csc_ivfn(args)
+    if args.method == "dae-fuse":
+        return run_dae_fuse(args)
     if args.epochs is not None:
         print("error: --epochs is for --method csc-ivfn; FNet counts steps (--steps)", file=sys.stderr)
         return 2

@@ -7,6 +7,8 @@ name     inputs        model                                                    
 ======== ============= ============================================================ ==========
 fnet     pair          FNet (Panda et al.), ``lzsc.checkpoints.load_fnet``          Table I
 csc-ivfn pair          CSC-IVFN (Xu, Zhao et al.), ``lzsc.methods.csc_ivfn``        Table II
+dae-fuse pair          DAE-Fuse (Guo et al.), ``lzsc.methods.dae_fuse``; no released  DAE-Fuse
+                       weights: trained with ``lzsc train --method dae-fuse``       Table I
 mean     pair          F = (A + B) / 2, ``lzsc.baselines.MeanFusion``               --
 csc-mefn exposures     CSC-MEFN, one scene's exposure stack -> one RGB image        --
 csc-mmfn multispectral CSC-MMFN, low-resolution cube + RGB guide -> x2 cube         --
@@ -46,7 +48,7 @@ __all__ = [
     "load_method",
 ]
 
-MethodName = Literal["fnet", "csc-ivfn", "mean", "csc-mefn", "csc-mmfn"]
+MethodName = Literal["fnet", "csc-ivfn", "dae-fuse", "mean", "csc-mefn", "csc-mmfn"]
 InputKind = Literal["pair", "exposures", "multispectral"]
 INPUTS: tuple[InputKind, ...] = ("pair", "exposures", "multispectral")
 
@@ -54,8 +56,9 @@ INPUTS: tuple[InputKind, ...] = ("pair", "exposures", "multispectral")
 @dataclass(frozen=True)
 class Method:
     """One fusion method: ``name``, the ``inputs`` it fuses, a one-line ``summary``, whether it takes
-    weights (``checkpoint``: 'official' or a path) and an execution ``backend``, and its ``labels``:
-    paper ("FNet" / "CSC", as in :data:`lzsc.datasets.Paper`) -> the method's row name in that paper's table.
+    weights (``checkpoint``: 'official' or a path; DAE-Fuse has no released weights, so only a path) and
+    an execution ``backend``, and its ``labels``: paper ("FNet" / "CSC" / "DAE", as in
+    :data:`lzsc.datasets.Paper`) -> the method's row name in that paper's table.
     """
 
     name: str
@@ -82,6 +85,8 @@ METHODS: Mapping[str, Method] = MappingProxyType(
                    labels={"FNet": "FNet (Ours)"}),
             Method("csc-ivfn", "pair", "CSC-IVFN, l1 sparse-coding infrared-visible fusion (Xu, Zhao et al.)",
                    labels={"CSC": "CSC-IVFN"}),
+            Method("dae-fuse", "pair", "DAE-Fuse, adversarial autoencoder fusion (Guo et al.), lzsc-trained",
+                   labels={"DAE": "DAE-Fuse"}),
             Method("mean", "pair", "the mean of the two sources, a baseline", checkpoint=False),
             Method("csc-mefn", "exposures", "CSC-MEFN, multi-exposure fusion of one scene's exposures"),
             Method("csc-mmfn", "multispectral", "CSC-MMFN, RGB-guided x2 multispectral super-resolution"),
@@ -108,6 +113,10 @@ def _weights(name: str, checkpoint: str | Path) -> nn.Module:
         from .csc_ivfn import CSCIVFNFusion, load_csc_ivfn
 
         return CSCIVFNFusion(load_csc_ivfn(checkpoint))
+    if name == "dae-fuse":
+        from .dae_fuse import load_dae_fuse
+
+        return load_dae_fuse(checkpoint)
     if name == "csc-mefn":
         from .csc_mefn import load_csc_mefn
 

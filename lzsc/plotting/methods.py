@@ -14,11 +14,15 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.figure import Figure
+
 from ..evaluation import EvalResult
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES
 from ..protocols import CONVENTIONS, get_protocol
 
-__all__ = ["MethodsTable"]
+__all__ = ["DatasetTable", "MethodsTable", "plot_ranks"]
 
 
 @dataclass
@@ -28,6 +32,7 @@ class MethodsTable:
 
     results: Mapping[str, Mapping[str, EvalResult]]
     metrics: Sequence[str] = METRIC_NAMES
+    partial: bool = False
 
     def __post_init__(self) -> None:
         if not any(self.results.values()):
@@ -37,8 +42,20 @@ class MethodsTable:
             raise ValueError(f"results under different protocols {sorted(protocols)}: compare under one")
         for label, per in self.results.items():
             for dataset, r in per.items():
-                if not r.complete:
-                    raise ValueError(f"{label} on {dataset} covers {len(r.rows)} pairs only ({r.scale})")
+                if not r.complete and not self.partial:
+                    raise ValueError(
+                        f"{label} on {dataset} covers {len(r.rows)} pairs only ({r.scale}); pass "
+                        "partial=True to compare methods on the same part of a set"
+                    )
+        if self.partial:
+            for dataset in self.datasets:
+                names = {
+                    label: sorted(r["name"] for r in per[dataset].rows)
+                    for label, per in self.results.items()
+                    if dataset in per
+                }
+                if len({tuple(v) for v in names.values()}) > 1:
+                    raise ValueError(f"the methods ran on different pairs of {dataset}: {names}")
 
     @property
     def datasets(self) -> list[str]:
@@ -69,6 +86,33 @@ class MethodsTable:
                 if winner is not None and len(self.cell(d, m)) == len(self.results):
                     counts[winner] += 1
         return counts
+
+    def ranks(self, dataset: str) -> dict[str, dict[str, float]]:
+        """{method: {metric: rank}} on ``dataset`` (1 = best; ties share the mean rank), over the
+        methods that ran on it."""
+        out: dict[str, dict[str, float]] = {
+            label: {} for label, per in self.results.items() if dataset in per
+        }
+        for m in self.metrics:
+            cell = self.cell(dataset, m)
+            sign = 1.0 if HIGHER_IS_BETTER.get(m, True) else -1.0
+            for label, value in cell.items():
+                better = sum(sign * (v - value) > 0 for v in cell.values())
+                ties = sum(v == value for v in cell.values())
+                out[label][m] = better + (ties + 1) / 2
+        return out
+
+    def mean_ranks(self) -> dict[str, dict[str, float]]:
+        """{data set: {method: mean rank over the metrics}}."""
+        return {
+            d: {k: float(np.mean(list(v.values()))) for k, v in self.ranks(d).items()} for d in self.datasets
+        }
+
+    def dataset(self, dataset: str) -> DatasetTable:
+        """One data set as a table: a row per method, a column per metric, the best of each column marked."""
+        if dataset not in self.datasets:
+            raise ValueError(f"no results on {dataset}; the sets are {', '.join(self.datasets)}")
+        return DatasetTable(self, dataset)
 
     def header(self) -> str:
         protocol = next(r.protocol for per in self.results.values() for r in per.values())
@@ -120,3 +164,82 @@ class MethodsTable:
             f"<p><b>{html.escape(self.header())}</b></p><p>each cell: {order}</p>"
             f"<table><tr>{head}</tr>{body}</table><p>cells won: {wins}</p>"
         )
+
+
+@dataclass
+class DatasetTable:
+    """:meth:`MethodsTable.dataset`: one set, a row per method (mean of its pairs and mean rank)."""
+
+    table: MethodsTable
+    name: str
+
+    def rows(self) -> list[tuple[str, list[float], float]]:
+        ranks = self.table.ranks(self.name)
+        cells = {m: self.table.cell(self.name, m) for m in self.table.metrics}
+        return [
+            (
+                label,
+                [cells[m][label] for m in self.table.metrics],
+                float(np.mean(list(ranks[label].values()))),
+            )
+            for label in ranks
+        ]
+
+    def _marked(self, mark: tuple[str, str]) -> list[list[str]]:
+        best = {m: self.table.best(self.name, m) for m in self.table.metrics}
+        return [
+            [
+                label,
+                *(
+                    f"{mark[0]}{v:.3f}{mark[1]}" if best[m] == label else f"{v:.3f}"
+                    for m, v in zip(self.table.metrics, values, strict=True)
+                ),
+                f"{rank:.1f}",
+            ]
+            for label, values, rank in self.rows()
+        ]
+
+    def _title(self) -> str:
+        pairs = {len(per[self.name].rows) for per in self.table.results.values() if self.name in per}
+        return f"{self.name}: {'/'.join(map(str, sorted(pairs)))} pairs; best of each column marked"
+
+    def __str__(self) -> str:
+        head = ["method", *self.table.metrics, "mean rank"]
+        return "\n".join([self._title(), " | ".join(head), *(" | ".join(r) for r in self._marked(("*", "")))])
+
+    def __repr__(self) -> str:
+        return str(self)
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(h)}</th>" for h in ["method", *self.table.metrics, "mean rank"])
+        body = "".join(
+            "<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in self._marked(("<b>", "</b>"))
+        )
+        return f"<p><b>{html.escape(self._title())}</b></p><table><tr>{head}</tr>{body}</table>"
+
+
+def plot_ranks(table: MethodsTable, title: str | None = None) -> Figure:
+    """Mean rank of each method (rows) on each data set (columns) over the table's metrics, as a heat
+    map with the values written in (1 = best on every metric)."""
+    ranks = table.mean_ranks()
+    methods = list(table.results)
+    sets = table.datasets
+    grid = np.array([[ranks[d].get(m, np.nan) for d in sets] for m in methods])
+    fig, ax = plt.subplots(figsize=(1.6 + 1.3 * len(sets), 0.9 + 0.42 * len(methods)))
+    image = ax.imshow(grid, cmap="viridis_r", vmin=1, vmax=len(methods), aspect="auto")
+    for (i, j), value in np.ndenumerate(grid):
+        if not np.isnan(value):
+            ax.text(
+                j,
+                i,
+                f"{value:.1f}",
+                ha="center",
+                va="center",
+                color="w" if value > (len(methods) + 1) / 2 else "k",
+            )
+    ax.set_xticks(range(len(sets)), sets)
+    ax.set_yticks(range(len(methods)), methods)
+    fig.colorbar(image, ax=ax, label=f"mean rank over {len(table.metrics)} metrics (1 = best)")
+    ax.set_title(title or "methods ranked per data set")
+    fig.tight_layout()
+    return fig

@@ -161,12 +161,14 @@ def _weight_a(mean_sa: Tensor, mean_sb: Tensor) -> Tensor:
 
 def intensity_loss(fused: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """L_int = mean |F - max(A, B)| (eq. 26's L_int; DAE-Fuse's L_int)."""
+    _check_images(fused=fused, a=a, b=b)
     return F.l1_loss(fused, torch.maximum(a, b))
 
 
 def gradient_loss(fused: Tensor, a: Tensor, b: Tensor) -> Tensor:
     """L_grad = mean |S(F) - max(S(A), S(B))| with S of :func:`sobel_magnitude` (eq. 26's L_grad;
     DAE-Fuse's L_text, as CDDFuse computes it)."""
+    _check_images(fused=fused, a=a, b=b)
     return F.l1_loss(sobel_magnitude(fused), torch.maximum(sobel_magnitude(a), sobel_magnitude(b)))
 
 
