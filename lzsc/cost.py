@@ -45,18 +45,26 @@ def count_macs(model: nn.Module, size: int = 320, inputs: int = 2) -> int:
     FNet, one fused image for IFNet): FlopCounterMode FLOPs / 2.
 
     Counted on a copy of the model on the ``meta`` device, on its reference backend (the arithmetic
-    every backend computes); convolutions and matrix products are counted, elementwise work
-    (thresholds, sums) is not.
+    every backend computes), so no arithmetic is done; a model whose forward needs values (CSC-IVFN's
+    histograms) is counted on the CPU instead, on random images in [0, 1]. Convolutions and matrix
+    products are counted, elementwise work (thresholds, sums, filters by cumulative sums) is not.
     """
     from torch.utils.flop_counter import FlopCounterMode
 
-    meta = copy.deepcopy(model).to("meta")
-    if hasattr(meta, "set_backend"):
-        meta.set_backend("reference")
-    a = torch.zeros(1, 1, size, size, device="meta")
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
-        meta(*(a.clone() for _ in range(inputs)))
-    return counter.get_total_flops() // 2
+    def count(device: str) -> int:
+        net = copy.deepcopy(model).to(device)
+        if hasattr(net, "set_backend"):
+            net.set_backend("reference")
+        gen = torch.Generator().manual_seed(0)
+        images = [torch.rand(1, 1, size, size, generator=gen).to(device) for _ in range(inputs)]
+        with FlopCounterMode(display=False) as counter, torch.no_grad():
+            net(*images)
+        return counter.get_total_flops() // 2
+
+    try:
+        return count("meta")
+    except (RuntimeError, NotImplementedError):  # an operation that needs values (Tensor.item())
+        return count("cpu")
 
 
 def model_cost(

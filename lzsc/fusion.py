@@ -78,7 +78,8 @@ def module_device(model: nn.Module) -> torch.device:
 def check_sources(a: Tensor, b: Tensor) -> None:
     """ValueError unless A and B are floating (N, 1, H, W) tensors of one shape with finite values in [0, 1].
 
-    One pass over each input (its minimum and maximum); the message says what is wrong and what to do.
+    One pass over each input (its minimum and maximum; none for tensors on the ``meta`` device, which have
+    no values); the message says what is wrong and what to do.
     """
     for name, t in (("A", a), ("B", b)):
         if not isinstance(t, Tensor):
@@ -93,6 +94,8 @@ def check_sources(a: Tensor, b: Tensor) -> None:
                 f"source {name} must be a floating-point tensor in [0, 1], got {t.dtype}; "
                 "convert 8-bit images with t.float() / 255"
             )
+        if t.is_meta:  # shapes only (lzsc.cost.count_macs): there are no values to check
+            continue
         lo, hi = (float(v) for v in torch.aminmax(t))
         if not (lo >= 0.0 and hi <= 1.0):  # also true for NaN, which compares false
             bad = int((~torch.isfinite(t)).sum())

@@ -21,6 +21,7 @@ from lzsc.ablations import (
     overview,
     paper_directions,
     run_ablation,
+    run_folder,
     run_study,
     train_diff,
 )
@@ -234,6 +235,9 @@ def test_run_ablation_synthetic(tmp_path, monkeypatch):
     assert list(run.metrics) == ["synthetic"]
     assert set(run.metrics["synthetic"]) >= {"MI", "CE", "VIF", "Qabf", "Qcb", "SSIM"}
     (folder,) = (tmp_path / "unit").glob("AE4-*")
+    assert run_folder("AE4", scale, tmp_path) == folder  # where later notebooks find the trained FNet
+    assert (folder / "stage2" / "stage2.pt").is_file()
+    assert run_folder("AE4", scale, tmp_path, seed=1) != folder
     saved = json.loads((folder / "result.json").read_text())
     assert saved["run"]["metrics"] == json.loads(json.dumps(run.metrics))
     again = run_ablation("AE4", scale, out_dir=tmp_path)  # reused, not retrained

@@ -1,8 +1,8 @@
 """Smoke runs of the benchmarks (not timed: they check that the scripts run and write their CSV).
 
-``benchmarks/bench_fnet.py --quick`` on CPU, and the lzsc-only part of ``benchmarks/bench_fuse.py``
+``benchmarks/bench_fnet.py --quick`` on CPU, the lzsc-only part of ``benchmarks/bench_fuse.py``
 on one tiny pair with random weights (its comparison with the authors' release needs a checkout of
-the release, so it is not run here).
+the release, so it is not run here), and ``benchmarks/bench_methods.py --quick``.
 """
 
 from __future__ import annotations
@@ -77,3 +77,33 @@ def test_bench_fuse_lzsc_only(tmp_path: Path) -> None:
         assert int(row["u8_max_diff_vs_reference"]) <= 1
         assert row["lzsc_only"] == "True"
     assert "appended 2 rows" in proc.stdout
+
+
+def test_bench_methods_quick(tmp_path: Path) -> None:
+    from lzsc.methods.registry import PAIR_METHODS
+
+    out = tmp_path / "methods.csv"
+    proc = _run([str(BENCH / "bench_methods.py"), "--quick", "--threads", "1", "--csv", str(out)])
+    rows = _rows(out)
+    inference = {r["row"]: r for r in rows if r["kind"] == "inference"}
+    assert set(inference) == {"fnet", "csc-ivfn", "dae-fuse", "dae-fuse (quick size)", "mean"}
+    assert {r["method"] for r in inference.values()} == set(PAIR_METHODS)
+    for row in inference.values():
+        assert float(row["median_s"]) > 0
+        assert float(row["ratio_fnet"]) >= 0
+        assert (row["threads"], row["quick"]) == ("1", "True")
+        assert row["load_avg_start"]
+        assert row["weights"] in {"official", "random", "none"}
+    assert float(inference["fnet"]["ratio_fnet"]) == 1.0
+    assert float(inference["fnet"]["macs"]) > 0
+    assert float(inference["mean"]["macs"]) == 0
+    for name in ("csc-ivfn", "dae-fuse", "dae-fuse (quick size)"):  # counted, or NaN with the reason
+        row = inference[name]
+        assert float(row["macs"]) > 0
+    assert int(inference["dae-fuse"]["params"]) > int(inference["dae-fuse (quick size)"]["params"])
+    (train,) = (r for r in rows if r["kind"] == "training")
+    assert min(float(train["flops_step_phase1"]), float(train["flops_step_phase2"])) > 0
+    assert float(train["implied_train_s"]) > 0
+    assert float(train["assumed_tflops"]) == 100
+    assert (train["steps_phase1"], train["steps_phase2"]) == ("4000", "8000")
+    assert "appended 6 rows" in proc.stdout

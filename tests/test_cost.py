@@ -83,3 +83,19 @@ def test_mean_fusion_has_no_parameters_but_a_device() -> None:
     assert model_hash(MeanFusion()) == "79bfb0e2ba76"  # the cache key of its fused images stays put
     a, b = torch.zeros(1, 1, 4, 4), torch.ones(1, 1, 4, 4)
     assert torch.equal(MeanFusion()(a, b), torch.full((1, 1, 4, 4), 0.5))
+
+
+class ReadsValues(nn.Module):
+    """A pair model whose forward needs values (as CSC-IVFN's histograms): it cannot run on ``meta``."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(2, 3, 5, padding=2, bias=False)
+
+    def forward(self, a: Tensor, b: Tensor) -> Tensor:
+        scale = float(a.max())  # Tensor.item(): no value on the meta device
+        return self.conv(torch.cat((a, b), dim=1)) * scale
+
+
+def test_macs_of_a_model_that_reads_values_are_counted_on_the_cpu() -> None:
+    assert count_macs(ReadsValues(), size=16) == 3 * 2 * 5 * 5 * 16 * 16

@@ -37,7 +37,7 @@ from .configs import (
 )
 from .configs import PAPER_BASELINE as PAPER_BASELINE  # importable, not in __all__ (as before)
 from .directions import binomial_tail, paper_directions
-from .runs import AblationRun, baseline_report, check_runs, run_ablation, run_ablations
+from .runs import AblationRun, baseline_report, check_runs, run_ablation, run_ablations, run_folder
 from .scales import SCALES, AblationScale
 from .study import AblationStudy, cell_verdict, chance_separation, run_study
 
@@ -60,6 +60,7 @@ __all__ = [
     "paper_directions",
     "run_ablation",
     "run_ablations",
+    "run_folder",
     "run_study",
     "train_diff",
 ]

@@ -30,7 +30,7 @@ from ..training import TrainConfig
 from .configs import ABLATIONS, BASELINE, _describe, ablation_config, model_diff, train_diff
 from .scales import SCALES, AblationScale
 
-__all__ = ["AblationRun", "baseline_report", "check_runs", "run_ablation", "run_ablations"]
+__all__ = ["AblationRun", "baseline_report", "check_runs", "run_ablation", "run_ablations", "run_folder"]
 
 
 @dataclass
@@ -81,6 +81,32 @@ def _training_data(config: TrainConfig) -> Any:
     return _DATA_CACHE[key]
 
 
+def _identity(
+    name: str, scale: AblationScale, out_dir: str | Path, overrides: dict[str, Any]
+) -> tuple[TrainConfig, bool, dict[str, Any], Path]:
+    """(configuration, synthetic, stamp, folder) of a run: the folder's key hashes the stamp."""
+    config = ablation_config(name, scale.config(**overrides))
+    synthetic = data_root() is None
+    if synthetic and config.data != "synthetic":
+        config = replace(config, data="synthetic")
+    raw = {"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic}
+    text = json.dumps(raw, sort_keys=True)
+    stamp, key = json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:8]
+    return config, synthetic, stamp, Path(out_dir) / scale.name / f"{name}-{key}"
+
+
+def run_folder(
+    name: str,
+    scale: AblationScale | str = "ci",
+    out_dir: str | Path = Path("runs") / "ablations",
+    **train_overrides: Any,
+) -> Path:
+    """The folder :func:`run_ablation` uses for the same arguments (its ``stage2/stage2.pt`` is the
+    trained FNet once the run has finished)."""
+    scale = SCALES[scale] if isinstance(scale, str) else scale
+    return _identity(name, scale, out_dir, train_overrides)[3]
+
+
 def run_ablation(
     name: str,
     scale: AblationScale | str = "ci",
@@ -106,14 +132,7 @@ def run_ablation(
     from ..training import train_both
 
     scale = SCALES[scale] if isinstance(scale, str) else scale
-    config = ablation_config(name, scale.config(**train_overrides))
-    synthetic = data_root() is None
-    if synthetic and config.data != "synthetic":
-        config = replace(config, data="synthetic")
-    raw = {"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic}
-    text = json.dumps(raw, sort_keys=True)
-    stamp, key = json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:8]
-    folder = Path(out_dir) / scale.name / f"{name}-{key}"
+    config, synthetic, stamp, folder = _identity(name, scale, out_dir, train_overrides)
     result_path = folder / "result.json"
     if reuse and result_path.is_file():
         saved = json.loads(result_path.read_text())

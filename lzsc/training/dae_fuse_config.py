@@ -162,8 +162,8 @@ PAPER = DAETrainConfig()
 40 : 80 epochs), the learning rate halved every 2,000 steps, full-size network (64 channels), CUDA."""
 
 QUICK = DAETrainConfig(
-    phase1_steps=120,
-    phase2_steps=180,
+    phase1_steps=200,
+    phase2_steps=300,
     batch_size=4,
     patch=64,
     lr=1e-3,
@@ -180,13 +180,13 @@ QUICK = DAETrainConfig(
     threads=1,
 )
 """A CPU run of both phases in under 3 minutes on the 2-core development machine: a 16-channel network
-(2 basic blocks, a one-layer ViT), 120 + 180 steps of 4 x 64 x 64 MSRS crops, Adam at 1e-3 (the
-discriminators at 2e-4), no clipping, one thread. Measured with ``lzsc train --method dae-fuse
---profile quick`` beside two other jobs: 148 s of training.
+(2 basic blocks, a one-layer ViT), 200 + 300 steps of 4 x 64 x 64 MSRS crops, Adam at 1e-3 (the
+discriminators at 2e-4), no clipping, one thread. 300 steps took 71 s of training in notebook 12 on
+the otherwise quiet machine (148 s beside two other jobs), so 500 steps fill about two minutes.
 
 **One deviation from the paper's weights: ``w_adv2`` = 0.1, not 1.** With the paper's Phase-II weight
 of 1 on L_adv the two discriminators win within about a hundred steps (D(fake) -> 0.02) and the
-generator, pulled towards two different sources by two judges, degrades: in two quick runs (lr 2e-3
+generator, pulled towards two different sources by two judges, degrades: in two 300-step runs (lr 2e-3
 without clipping; lr 1e-3 with CDDFuse's clipping at 0.01) the fused images were flat or washed out,
 MI 0.5-0.7 against the mean of sources' 1.7-2.1 on the first three MSRS *training* pairs; with 0.1 the
 same run gives MI 2.05-2.47 and Qabf 0.46-0.52 there (mean of sources: 0.33-0.36). The settings were
