@@ -157,9 +157,18 @@ threads (a valid run, not bitwise the uninterrupted one) and the learning rates 
 Phase I's length may change only while the run is still in Phase I (checked on resume)."""
 
 PAPER = DAETrainConfig()
-"""CDDFuse's recipe in steps, sized for one H200-class GPU in under 10 minutes (estimate and its basis:
-:mod:`lzsc.training.dae_fuse`): 4,000 Phase-I and 8,000 Phase-II steps of batch 8 x 128 x 128 (CDDFuse's
-40 : 80 epochs), the learning rate halved every 2,000 steps, full-size network (64 channels), CUDA."""
+"""CDDFuse's recipe in steps, sized for one H200-class GPU in under 10 minutes: 4,000 Phase-I and 8,000
+Phase-II steps of batch 8 x 128 x 128 (CDDFuse's 40 : 80 epochs), the learning rate halved every 2,000
+steps, the full-size network (64 channels; 1.45 M generator and 0.20 M discriminator parameters), CUDA.
+
+Estimate (no GPU was available to measure a step): one step costs 1.13 TFLOP in Phase I and 1.38 TFLOP
+in Phase II, forward and backward of the generator and both discriminators, counted with torch's
+FlopCounterMode corrected for its grouped-convolution weight gradients and its CPU attention
+(``python benchmarks/bench_methods.py``), 15.5 PFLOP in all: 10 minutes at a sustained 26 TFLOP/s,
+2.6 minutes at 100 TFLOP/s. An H200 offers about 67 TFLOP/s in float32 and 990 in dense bfloat16, but
+64-channel convolutions, depthwise convolutions and layer norms are memory-bound, so the sustained rate
+is the open question: measure it with ``lzsc train --method dae-fuse --profile paper`` (the progress bar
+shows steps per second) before relying on the 10 minutes."""
 
 QUICK = DAETrainConfig(
     phase1_steps=200,
