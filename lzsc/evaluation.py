@@ -36,7 +36,7 @@ from .io import IMAGE_SUFFIXES, ImageError, pair_files, read_gray_u8, save_image
 from .methods.registry import get_method
 from .metrics import METRIC_NAMES, compute_all
 from .protocols import CONVENTIONS, EvalProtocol, ProtocolName, get_protocol
-from .reference import best_competitor, paper_metrics, paper_value, reports
+from .reference import TABLE_NAMES, best_competitor, paper_metrics, paper_value, reports
 
 __all__ = [
     "EvalResult",
@@ -134,9 +134,11 @@ class EvalResult:
 
     def header(self) -> str:
         scale = f"; {self.scale}" if self.scale else ""
+        label = self.paper_label
+        paper = f"; paper column: {label} in {TABLE_NAMES[self.paper]}" if label and self.paper else ""
         return (
             f"{self.dataset}: {len(self.rows)} pairs, {self.method} {self.model}, protocol '{self.protocol}' "
-            f"[{get_protocol(self.protocol).describe()}]{scale}\n{CONVENTIONS}"
+            f"[{get_protocol(self.protocol).describe()}]{scale}{paper}\n{CONVENTIONS}"
         )
 
     def __str__(self) -> str:

@@ -34,6 +34,7 @@ __all__ = [
     "PAPER_METRICS",
     "TABLE2_METRICS",
     "TABLE2_MI_SCALE",
+    "TABLE_NAMES",
     "ablation_table",
     "best_competitor",
     "own_method",
@@ -58,6 +59,8 @@ CSC_IVFN = "CSC-IVFN"
 DAE_FUSE = "DAE-Fuse"
 _OWN = {"FNet": FNET, "CSC": CSC_IVFN, "DAE": DAE_FUSE}
 _METRICS = {"FNet": PAPER_METRICS, "CSC": TABLE2_METRICS, "DAE": DAE_METRICS}
+#: Each paper's results table, by name.
+TABLE_NAMES = {"FNet": "FNet's Table I", "CSC": "the CSC paper's Table II", "DAE": "DAE-Fuse's Table I"}
 
 PAPER_COST = {"params": 420e3, "gflops": 0.33, "seconds": 0.051, "device": "NVIDIA A40", "size": 320}
 """The paper's Table I cost row for FNet (parameters, "GFLOPs" and run time per 320x320 pair)."""

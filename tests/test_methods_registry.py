@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 import torch
@@ -363,6 +365,12 @@ class TestMethodsTable:
             "c": {"MI": 3, "CE": 1},
         }
         assert table.mean_ranks() == {"TNO": {"a": 1.75, "b": 2.25, "c": 2.0}}
+        undefined = MethodsTable(
+            {"a": {"TNO": result(["01"], MI=1.0)}, "b": {"TNO": result(["01"], MI=math.nan)}},
+            metrics=("MI",),
+            partial=True,
+        )
+        assert undefined.ranks("TNO") == {"a": {"MI": 1.0}, "b": {"MI": 2.0}}  # NaN ranks last
         view = table.dataset("TNO")
         assert "TNO: 2 pairs" in str(view)
         assert "| *3.000 | 1.000 | 1.8" in str(view)

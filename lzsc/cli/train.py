@@ -19,7 +19,7 @@ Examples::
     lzsc train --method csc-ivfn --profile paper                 # the release's 60 epochs on FLIR (CPU)
     lzsc train --method csc-ivfn --profile paper --resume        # continue after Ctrl-C or a crash
     lzsc train --method dae-fuse --profile quick                 # runs/dae-fuse-quick, under 3 minutes
-    lzsc train --method dae-fuse --profile paper                 # CUDA, under 10 minutes on an H200
+    lzsc train --method dae-fuse --profile paper                 # CUDA; estimated < 10 min on an H200
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` and ``notebooks/07_train_stage2.ipynb``.
 """
@@ -138,12 +138,44 @@ def _refuse_fnet_options(args: argparse.Namespace, name: str, what: str) -> bool
     return bool(given)
 
 
+def _train_one(args: argparse.Namespace, name: str, config, train) -> int:
+    """Check ``config``'s device, run ``train(config, out, resume, progress)`` into ``--out`` (default
+    ``runs/NAME-PROFILE``) and print the summary; 2 for a device that is not there, 1 for divergence."""
+    from ..training.trainer import resolve_device
+
+    try:
+        resolve_device(config.device)
+    except RuntimeError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+    out = args.out if args.out is not None else Path("runs") / f"{name}-{args.profile}"
+    try:
+        result = train(config, out, args.resume, progress=not args.no_progress)
+    except FloatingPointError as err:  # DivergenceError: the message holds the advice
+        print(f"error: {err}", file=sys.stderr)
+        return 1
+    first, last = result.first, result.last
+    if not last:
+        losses = ""
+    elif "phase" in last:
+        losses = f"; last step (phase {int(last['phase'])}): loss {last['loss']:.4g}"
+    else:
+        losses = (
+            f"; loss {first['loss']:.4g} (first step run) -> {last['loss']:.4g} "
+            f"(last; mse {last['mse']:.4g}, ssim term {last['ssim']:.4g})"
+        )
+    print(
+        f"{name}: step {result.step} of {result.total_steps} ({result.steps_run} run in "
+        f"{result.seconds:.1f} s){losses}; result {result.result_path}"
+    )
+    return 0
+
+
 def run_csc_ivfn(args: argparse.Namespace) -> int:
     """``--method csc-ivfn``: :func:`lzsc.training.csc_ivfn.train_csc_ivfn` with the profile and options."""
     if _refuse_fnet_options(args, "CSC-IVFN", "trains one autoencoder in one run"):
         return 2
     from ..training.csc_ivfn import apply_csc_overrides, csc_profile, train_csc_ivfn
-    from ..training.trainer import resolve_device
 
     config = apply_csc_overrides(csc_profile(args.profile), args.overrides)
     changes = {
@@ -153,30 +185,7 @@ def run_csc_ivfn(args: argparse.Namespace) -> int:
     }
     if args.data is not None:
         changes["data"] = args.data
-    config = config.with_overrides(**changes)
-    try:
-        resolve_device(config.device)
-    except RuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = args.out if args.out is not None else Path("runs") / f"csc-ivfn-{args.profile}"
-    try:
-        result = train_csc_ivfn(config, out, args.resume, progress=not args.no_progress)
-    except FloatingPointError as err:  # DivergenceError: the message holds the advice
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    first, last = result.first, result.last
-    losses = (
-        f"; loss {first['loss']:.4g} (first step run) -> {last['loss']:.4g} (last; mse {last['mse']:.4g}, "
-        f"ssim term {last['ssim']:.4g})"
-        if last
-        else ""
-    )
-    print(
-        f"csc-ivfn: step {result.step} of {result.total_steps} ({result.steps_run} run in "
-        f"{result.seconds:.1f} s){losses}; result {result.result_path}"
-    )
-    return 0
+    return _train_one(args, "csc-ivfn", config.with_overrides(**changes), train_csc_ivfn)
 
 
 def run_dae_fuse(args: argparse.Namespace) -> int:
@@ -191,34 +200,18 @@ def run_dae_fuse(args: argparse.Namespace) -> int:
         )
         return 2
     from ..training.dae_fuse import apply_dae_overrides, dae_profile, train_dae_fuse
-    from ..training.trainer import resolve_device
 
     config = apply_dae_overrides(dae_profile(args.profile), args.overrides)
     changes = {"device": args.device} if args.device is not None else {}
     if args.data is not None:
         changes["data"] = args.data
     elif data_root() is None and config.data != "synthetic":
-        print(f"LZSC_DATA is not set: training on synthetic pairs instead of {config.data} (set LZSC_DATA)")
+        print(
+            f"LZSC_DATA is not set: training on synthetic pairs instead of {config.data} "
+            "(set LZSC_DATA or pass --data to use real images)"
+        )
         changes["data"] = "synthetic"
-    config = config.with_overrides(**changes)
-    try:
-        resolve_device(config.device)
-    except RuntimeError as err:
-        print(f"error: {err}", file=sys.stderr)
-        return 2
-    out = args.out if args.out is not None else Path("runs") / f"dae-fuse-{args.profile}"
-    try:
-        result = train_dae_fuse(config, out, args.resume, progress=not args.no_progress)
-    except FloatingPointError as err:  # DivergenceError: the message holds the advice
-        print(f"error: {err}", file=sys.stderr)
-        return 1
-    last = result.last
-    losses = f"; last step (phase {int(last['phase'])}): loss {last['loss']:.4g}" if last else ""
-    print(
-        f"dae-fuse: step {result.step} of {result.total_steps} ({result.steps_run} run in "
-        f"{result.seconds:.1f} s){losses}; result {result.result_path}"
-    )
-    return 0
+    return _train_one(args, "dae-fuse", config.with_overrides(**changes), train_dae_fuse)
 
 
 def run(args: argparse.Namespace) -> int:

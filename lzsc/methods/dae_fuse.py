@@ -41,8 +41,8 @@ concat -> decoder  M: 1 x 1 conv 4C -> 2C,          the decoder of Phase I takes
                    initialised to (Phi^a + Phi^b)/2 starting as the average Phase II starts from a
                                                     decoder that already works
 decoder skip       none                             CDDFuse adds the input image to its decoder's
-                                                    output; for an autoencoder that makes Phase I an
-                                                    identity map, so it is left out
+                                                    output; for an autoencoder that is a shortcut
+                                                    around the codes Phase I should learn
 discriminators     widths 16-32-64-128, stride 2,   "Conv2d-LeakyReLU-BatchNorm stacks and one fully
                    4 x 4 average pooling, one       connected layer"; the pooling lets any crop size
                    linear layer; real and fake      in; one batch, because a batch-norm last makes
@@ -100,7 +100,9 @@ OPEN_CHOICES: tuple[tuple[str, str, str, str], ...] = (
      "linear in the pixels; pixel tokens would need a 307,200^2 matrix at 640x480"),
     ("concat -> decoder", "F = D(concat(Phi^a, Phi^b))", "1x1 conv 4C -> 2C, initialised to the average",
      "Phase II starts from Phase I's working decoder"),
-    ("decoder input skip", "not given", "none", "CDDFuse's skip would make Phase I an identity map"),
+    ("decoder input skip", "not given", "none", "CDDFuse's skip would let Phase I bypass the codes"),
+    ("L_content scale", "||x - x~||_2^2 + (1 - SSIM)", "mean squared error (per pixel), both sources summed",
+     "the norm divided by N H W, as L_text and L_int are (the paper writes 1/HW only there)"),
     ("discriminators", "Conv-LeakyReLU-BN stacks + one FC", "widths 16-32-64-128, 4x4 pooling",
      "any crop size; real and fake judged in one batch (BN last)"),
     ("eq. 14 sign", "minimised, drives D(F) to 0", "-log D(F) (non-saturating)",
@@ -231,6 +233,12 @@ class DAEFuse(nn.Module):
         high, low = self.embed(x)
         return self.decode(torch.cat((high, low), dim=1)), high, low
 
+    def reconstruct_pair(self, a: Tensor, b: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+        """Phase I on both sources in one pass: ([A~; B~] stacked along the batch, features)."""
+        n = a.shape[0]
+        rec, high, low = self.reconstruct(torch.cat((a, b)))
+        return rec, _split_features(high, low, n)
+
     def cross(self, phi_a: Tensor, phi_b: Tensor) -> tuple[Tensor, Tensor]:
         """(Phi^a, Phi^b): each embedding attends to the other (Q from itself, K = V from the other)."""
         return self.cross_a(phi_a, phi_b), self.cross_b(phi_b, phi_a)
@@ -246,11 +254,16 @@ class DAEFuse(nn.Module):
         phi = torch.cat((high, low), dim=1)
         hat_a, hat_b = self.cross(phi[:n], phi[n:])
         fused = self.decode(self.merge(torch.cat((hat_a, hat_b), dim=1)))
-        return fused, {"high_a": high[:n], "high_b": high[n:], "low_a": low[:n], "low_b": low[n:]}
+        return fused, _split_features(high, low, n)
 
     def forward(self, a: Tensor, b: Tensor) -> Tensor:
         check_sources(a, b)
         return self.fuse(a, b)[0]
+
+
+def _split_features(high: Tensor, low: Tensor, n: int) -> dict[str, Tensor]:
+    """The branches' features of a batch [A; B] (first ``n`` from A) by source, for the losses."""
+    return {"high_a": high[:n], "high_b": high[n:], "low_a": low[:n], "low_b": low[n:]}
 
 
 class DAEFuseDiscriminators(nn.Module):

@@ -88,17 +88,21 @@ class MethodsTable:
         return counts
 
     def ranks(self, dataset: str) -> dict[str, dict[str, float]]:
-        """{method: {metric: rank}} on ``dataset`` (1 = best; ties share the mean rank), over the
-        methods that ran on it."""
+        """{method: {metric: rank}} on ``dataset`` (1 = best; ties share the mean rank; an undefined,
+        NaN, mean ranks last), over the methods that ran on it."""
         out: dict[str, dict[str, float]] = {
             label: {} for label, per in self.results.items() if dataset in per
         }
         for m in self.metrics:
             cell = self.cell(dataset, m)
             sign = 1.0 if HIGHER_IS_BETTER.get(m, True) else -1.0
+            defined = [v for v in cell.values() if not math.isnan(v)]
             for label, value in cell.items():
-                better = sum(sign * (v - value) > 0 for v in cell.values())
-                ties = sum(v == value for v in cell.values())
+                if math.isnan(value):  # an undefined metric (lzsc.metrics.checks) ranks last
+                    out[label][m] = float(len(cell))
+                    continue
+                better = sum(sign * (v - value) > 0 for v in defined)
+                ties = sum(v == value for v in defined)
                 out[label][m] = better + (ties + 1) / 2
         return out
 

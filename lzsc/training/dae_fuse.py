@@ -11,7 +11,8 @@ training pipeline (``batch_size`` pairs, ``patch`` x ``patch`` windows, one dihe
     G step: L_I or L_II of :mod:`lzsc.training.dae_fuse_losses` with L_adv = -log D1(fake_A) - log D2(fake_B)
 
 (the D step uses the fakes detached; the G step judges the same fakes with the updated
-discriminators). A discriminator always sees the real and the fake images in one batch: it ends in a
+discriminators, held fixed: no gradient into them, their batch-norm statistics untouched). A
+discriminator always sees the real and the fake images in one batch: it ends in a
 batch-norm, and a batch judged alone would be normalised to nearly the same mean logit whatever it
 holds (found in the first quick runs: D(real) = D(fake) = 0.5 throughout, the adversarial terms inert).
 Adam for the generator (``lr``) and for the discriminators (``disc_lr``), both scaled by StepLR's factor;
@@ -23,8 +24,9 @@ RNG; atomic, never with non-finite weights), ``dae_fuse.pt`` (the result: ``{"fo
 step: phase, the generator's loss and every term, the discriminators' loss and mean probabilities,
 the learning rate; terms of the other phase empty as NaN). A run stopped (Ctrl-C, or killed after a
 checkpoint) and resumed with ``resume=True`` ends with bitwise the same weights on CPU as an
-uninterrupted one; a NaN / Inf loss stops it with :class:`~lzsc.training.state.DivergenceError`
-before its update, keeping the last good checkpoint.
+uninterrupted one; a NaN / Inf loss (the discriminators' or the generator's) stops it with
+:class:`~lzsc.training.state.DivergenceError` before that network's update, keeping the last good
+checkpoint.
 
 Profiles (:mod:`lzsc.training.dae_fuse_config`)::
 
@@ -41,7 +43,8 @@ import math
 import sys
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -105,6 +108,27 @@ class DAETrainResult:
     steps_run: int
 
 
+@contextmanager
+def _frozen(net: nn.Module) -> Iterator[nn.Module]:
+    """``net`` as a fixed judge for the generator's step: no gradients into its weights, its batch-norms'
+    running statistics untouched (they normalise with the batch's statistics, as in the D step)."""
+    params = [p for p in net.parameters() if p.requires_grad]
+    norms = [m for m in net.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked.clone()) for m in norms]
+    try:
+        for p in params:
+            p.requires_grad_(False)
+        for m in norms:
+            m.momentum = 0.0
+        yield net
+    finally:
+        for p in params:
+            p.requires_grad_(True)
+        for m, (momentum, tracked) in zip(norms, saved, strict=True):
+            m.momentum = momentum
+            m.num_batches_tracked.copy_(tracked)
+
+
 class _Run:
     """The two networks, their optimisers and one training step."""
 
@@ -126,10 +150,8 @@ class _Run:
 
     def _fakes(self, a: Tensor, b: Tensor, phase: int) -> tuple[Tensor, Tensor, Any]:
         if phase == 1:
-            n = a.shape[0]
-            rec, high, low = self.model.reconstruct(torch.cat((a, b)))
-            feats = {"high_a": high[:n], "high_b": high[n:], "low_a": low[:n], "low_b": low[n:]}
-            return rec[:n], rec[n:], feats
+            rec, feats = self.model.reconstruct_pair(a, b)
+            return rec[: a.shape[0]], rec[a.shape[0] :], feats
         fused, feats = self.model.fuse(a, b)
         return fused, fused, feats
 
@@ -143,6 +165,10 @@ class _Run:
         real_1, fake_1 = self._judge(self.disc.infrared, a, fake_a.detach())
         real_2, fake_2 = self._judge(self.disc.visible, b, fake_b.detach())
         loss = discriminator_loss(real_1, fake_1) + discriminator_loss(real_2, fake_2)
+        if not math.isfinite(float(loss)):
+            raise DivergenceError(
+                f"the discriminators' loss is {float(loss)}; no update of this step was applied."
+            )
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
@@ -164,13 +190,13 @@ class _Run:
         check_batch(batch, cfg)
         a, b = (batch[k].to(self.device, torch.float32) for k in ("a", "b"))
         fake_a, fake_b, feats = self._fakes(a, b, phase)
-        d_values = self._d_step(a, b, fake_a, fake_b)
-        for p in self.disc.parameters():
-            p.requires_grad_(False)
-        adv = generator_adversarial_loss(self._judge(self.disc.infrared, a, fake_a)[1])
-        adv = adv + generator_adversarial_loss(self._judge(self.disc.visible, b, fake_b)[1])
-        for p in self.disc.parameters():
-            p.requires_grad_(True)
+        try:
+            d_values = self._d_step(a, b, fake_a, fake_b)
+        except DivergenceError as err:
+            raise DivergenceError(f"training diverged at step {step + 1} (phase {phase}): {err}") from None
+        with _frozen(self.disc):
+            adv = generator_adversarial_loss(self._judge(self.disc.infrared, a, fake_a)[1])
+            adv = adv + generator_adversarial_loss(self._judge(self.disc.visible, b, fake_b)[1])
         if phase == 1:
             loss = phase1_loss(a, b, fake_a, fake_b, feats, adv, cfg.w_adv1, cfg.sigma)
         else:

@@ -47,8 +47,9 @@ class DAETrainConfig:
     """One DAE-Fuse training run (both phases); the defaults are the ``paper`` profile's.
 
     ``phase1_steps`` autoencoder steps, then ``phase2_steps`` fusion steps, each on ``batch_size``
-    pairs of ``patch`` x ``patch`` crops (FNet's pipeline: :meth:`lzsc.data.PairedImageDataset.step_batch`,
-    the same window in both sources and one of the 8 dihedral transforms). The generator's Adam runs at
+    pairs of ``patch`` x ``patch`` crops (FNet's pipeline,
+    :meth:`lzsc.data.PairedImageDataset.sample_batch`: the same window in both sources and one of the 8
+    dihedral transforms). The generator's Adam runs at
     ``lr``, the discriminators' at ``disc_lr``, both times ``lr_gamma`` every ``lr_decay_every`` steps
     (counted over both phases; None: constant). ``clip_grad``: the generator's gradient-norm limit
     (None: no clipping). ``w_adv1`` (lambda) and ``sigma`` weigh Phase I, ``w_text``, ``w_int``,
@@ -157,9 +158,10 @@ threads (a valid run, not bitwise the uninterrupted one) and the learning rates 
 Phase I's length may change only while the run is still in Phase I (checked on resume)."""
 
 PAPER = DAETrainConfig()
-"""CDDFuse's recipe in steps, sized for one H200-class GPU in under 10 minutes: 4,000 Phase-I and 8,000
-Phase-II steps of batch 8 x 128 x 128 (CDDFuse's 40 : 80 epochs), the learning rate halved every 2,000
-steps, the full-size network (64 channels; 1.45 M generator and 0.20 M discriminator parameters), CUDA.
+"""CDDFuse's recipe in steps, sized to fit 10 minutes of one H200-class GPU (an estimate, below):
+4,000 Phase-I and 8,000 Phase-II steps of batch 8 x 128 x 128 (CDDFuse's 40 : 80 epochs), the learning
+rate halved every 2,000 steps, the full-size network (64 channels; 1.45 M generator and 0.20 M
+discriminator parameters), CUDA.
 
 Estimate (no GPU was available to measure a step): one step costs 1.13 TFLOP in Phase I and 1.38 TFLOP
 in Phase II, forward and backward of the generator and both discriminators, counted with torch's

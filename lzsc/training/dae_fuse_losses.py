@@ -1,4 +1,5 @@
-"""The losses of DAE-Fuse (paper Sec. II-C), written as the paper writes them.
+"""The losses of DAE-Fuse (paper Sec. II-C), written as the paper writes them (one scale is lzsc's:
+the squared norm of L_content is divided by the number of pixels, as the paper does for L_text and L_int).
 
 Phase I (autoencoder), for the two sources alpha = A and beta = B and their reconstructions::
 
