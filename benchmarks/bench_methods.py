@@ -41,8 +41,8 @@ whole profile (4,000 + 8,000 steps) would take at ``--assumed-tflops`` sustained
 about 10% of an H200's dense bf16 peak: an assumption, stated in the row, not a measurement).
 ``--quick`` counts the same network on batch 1 of 16 x 16 crops.
 
-The counter is torch's with two formulas replaced (column ``counter_fixes``, checked on tiny cases
-at start): the weight gradient of a grouped (e.g. depthwise) convolution, which torch counts ``groups``
+The counter is :func:`lzsc.flops.flop_counter`, torch's with two formulas replaced (column
+``counter_fixes``, checked on tiny cases at start): the weight gradient of a grouped (e.g. depthwise) convolution, which torch counts ``groups``
 times over (pytorch/pytorch PR 183405), and CPU attention (``_scaled_dot_product_flash_attention_for_cpu``
 and its backward), which torch does not count at all. Elementwise work (norms, activations, losses,
 Adam) is not counted. Everything runs on the CPU (``--threads``), CUDA or not.
@@ -74,12 +74,11 @@ from typing import Any
 import torch
 import torch.nn.functional as F
 from torch import nn
-from torch.utils import flop_counter as fc
-from torch.utils.flop_counter import FlopCounterMode
 
 import lzsc
 from lzsc.atomic import append_csv
 from lzsc.cost import count_macs
+from lzsc.flops import fixes, flop_counter
 from lzsc.fusion import fuse
 from lzsc.methods.registry import PAIR_METHODS, load_method
 from lzsc.paths import data_root
@@ -87,79 +86,9 @@ from lzsc.paths import data_root
 ROOT = Path(__file__).resolve().parents[1]
 DEFAULT_CSV = ROOT / "benchmarks" / "results" / "methods.csv"
 BASE = "fnet"
-aten = torch.ops.aten
 
 
 # --- the FLOP counter ------------------------------------------------------------------------------
-
-
-def _conv_backward_flop(
-    grad_out_shape: list[int],
-    x_shape: list[int],
-    w_shape: list[int],
-    _bias: Any,
-    _stride: Any,
-    _padding: Any,
-    _dilation: Any,
-    transposed: bool,
-    _output_padding: Any,
-    groups: int,
-    output_mask: list[bool],
-    out_shape: Any = None,
-    **kwargs: Any,
-) -> int:
-    """torch's ``conv_backward_flop`` with the weight gradient divided by ``groups``: a grouped
-    convolution's weight gradient has C_out x C_in / groups x k x k entries, each a sum over
-    N x H_out x W_out products, but torch's formula (as of 2.13) counts C_out x C_in of them."""
-
-    def t(shape: list[int]) -> list[int]:
-        return [shape[1], shape[0], *shape[2:]]
-
-    flops = 0
-    if output_mask[0]:
-        flops += fc.conv_flop_count(grad_out_shape, w_shape, list(out_shape[0]), not transposed)
-    if output_mask[1]:
-        gw = list(out_shape[1])
-        if transposed:
-            flops += fc.conv_flop_count(t(grad_out_shape), t(x_shape), t(gw), transposed=False) // groups
-        else:
-            flops += fc.conv_flop_count(t(x_shape), t(grad_out_shape), t(gw), transposed=False) // groups
-    return flops
-
-
-def _sdpa_flop(
-    query_shape: list[int], key_shape: list[int], value_shape: list[int], *args: Any, **kwargs: Any
-) -> int:
-    return fc.sdpa_flop_count(query_shape, key_shape, value_shape)
-
-
-def _sdpa_backward_flop(
-    grad_out_shape: list[int],
-    query_shape: list[int],
-    key_shape: list[int],
-    value_shape: list[int],
-    *args: Any,
-    **kwargs: Any,
-) -> int:
-    return fc.sdpa_backward_flop_count(grad_out_shape, query_shape, key_shape, value_shape)
-
-
-def _fixes() -> dict[Any, Any]:
-    """The formulas :func:`flop_counter` puts over torch's (``custom_mapping``: given shapes)."""
-    fixes: dict[Any, Any] = {aten.convolution_backward: _conv_backward_flop}
-    for op, formula in (
-        ("_scaled_dot_product_flash_attention_for_cpu", _sdpa_flop),
-        ("_scaled_dot_product_flash_attention_for_cpu_backward", _sdpa_backward_flop),
-    ):
-        packet = getattr(aten, op, None)
-        if packet is not None and packet not in fc.flop_registry:
-            fixes[packet] = formula
-    return fixes
-
-
-def flop_counter() -> FlopCounterMode:
-    """FlopCounterMode with grouped-convolution backward and CPU attention corrected (module docstring)."""
-    return FlopCounterMode(display=False, custom_mapping=_fixes())
 
 
 def check_counter() -> str:
@@ -191,7 +120,7 @@ def check_counter() -> str:
             f"{counter.get_total_flops()} with the backward; expected {math_forward}, {7 * math_forward // 2}"
         )
     return "grouped conv weight-grad / groups; CPU sdpa counted" + (
-        "" if len(_fixes()) == 3 else " (torch already counts it)"
+        "" if len(fixes()) == 3 else " (torch already counts it)"
     )
 
 
@@ -519,7 +448,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.threads:
         torch.set_num_threads(args.threads)
     started = time.perf_counter()
-    fixes = check_counter()
+    counter_fixes = check_counter()
     load_start = _load()
     a, b, source = load_pair(size)
     entries = build_entries(args.dae_checkpoint)
@@ -549,7 +478,7 @@ def main(argv: list[str] | None = None) -> int:
         "lzsc": lzsc.__version__,
         "quick": args.quick,
         "pair_source": source,
-        "counter_fixes": fixes,
+        "counter_fixes": counter_fixes,
         "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
     }
     rows = [{**common, **r} for r in rows]

@@ -99,3 +99,26 @@ class ReadsValues(nn.Module):
 
 def test_macs_of_a_model_that_reads_values_are_counted_on_the_cpu() -> None:
     assert count_macs(ReadsValues(), size=16) == 3 * 2 * 5 * 5 * 16 * 16
+
+
+def test_training_flop_counter_corrects_grouped_convolutions_and_cpu_attention() -> None:
+    """A depthwise 3 x 3 convolution: forward F, input gradient F, weight gradient F (torch 2.13 counts
+    the last ``groups`` times over). CPU attention: the forward's two batched products, and 7/2 of
+    them with the backward (torch's formula for the flash backward)."""
+    import torch.nn.functional as F
+
+    from lzsc.flops import flop_counter
+
+    x = torch.rand(2, 8, 6, 6, requires_grad=True)
+    conv = nn.Conv2d(8, 8, 3, padding=1, groups=8)
+    forward = 2 * 2 * 8 * 9 * 36
+    with flop_counter() as counter:
+        conv(x).sum().backward()
+    assert counter.get_total_flops() == 3 * forward
+    q, k, v = (torch.rand(1, 2, 16, 8, requires_grad=True) for _ in range(3))
+    products = 2 * (2 * 1 * 2 * 16 * 16 * 8)
+    with flop_counter() as only_forward:
+        F.scaled_dot_product_attention(q, k, v)
+    with flop_counter() as both:
+        F.scaled_dot_product_attention(q, k, v).sum().backward()
+    assert (only_forward.get_total_flops(), both.get_total_flops()) == (products, 7 * products // 2)
