@@ -45,7 +45,8 @@ The counter is :func:`lzsc.flops.flop_counter`, torch's with two formulas replac
 ``counter_fixes``, checked on tiny cases at start): the weight gradient of a grouped (e.g. depthwise)
 convolution, which torch counts ``groups`` times over (pytorch/pytorch PR 183405), and CPU attention
 (``_scaled_dot_product_flash_attention_for_cpu`` and its backward), which torch does not count at all.
-Elementwise work (norms, activations, losses, Adam) is not counted. Everything runs on the CPU (``--threads``), CUDA or not.
+Elementwise work (norms, activations, losses, Adam) is not counted. Everything runs on the CPU
+(``--threads``), CUDA or not.
 
 Rows are appended to ``benchmarks/results/methods.csv`` with the machine, versions, thread count and
 load average. Take figures in one run on an otherwise idle machine and compare ratios, not times
