@@ -58,6 +58,7 @@ Introduced in ``notebooks/12_methods_side_by_side.ipynb``.
 from __future__ import annotations
 
 import dataclasses
+import warnings
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -316,6 +317,14 @@ def load_dae_fuse(spec: str | Path) -> DAEFuse:
                 "the file is damaged"
             )
     load_state_dict_strict(model, state, source=str(path))
+    trained = raw.get("config", {})
+    step = raw.get("step")
+    if isinstance(trained, Mapping) and isinstance(step, int) and step <= int(trained.get("phase1_steps", 0)):
+        warnings.warn(
+            f"{path} ends at step {step}, within Phase I (the autoencoder): its fusion layers "
+            "(cross-attention, merge) are untrained, so its fused images mean little",
+            stacklevel=2,
+        )
     return model.eval()
 
 

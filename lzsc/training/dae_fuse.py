@@ -165,10 +165,9 @@ class _Run:
         real_1, fake_1 = self._judge(self.disc.infrared, a, fake_a.detach())
         real_2, fake_2 = self._judge(self.disc.visible, b, fake_b.detach())
         loss = discriminator_loss(real_1, fake_1) + discriminator_loss(real_2, fake_2)
-        if not math.isfinite(float(loss)):
-            raise DivergenceError(
-                f"the discriminators' loss is {float(loss)}; no update of this step was applied."
-            )
+        value = float(loss.detach())
+        if not math.isfinite(value):
+            raise DivergenceError(f"the discriminators' loss is {value}; no update of this step was applied.")
         self.opt_d.zero_grad(set_to_none=True)
         loss.backward()
         self.opt_d.step()
