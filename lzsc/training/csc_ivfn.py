@@ -96,7 +96,16 @@ from .csc_ivfn_config import (
 from .csc_ivfn_data import ImageCrops, batch_plan, csc_ivfn_loss, image_folders, steps_per_epoch
 from .log import StepLog
 from .preflight import CHECKPOINT_NAME, open_out_dir, read_resumable
-from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
+from .state import (
+    DivergenceError,
+    InterruptGuard,
+    capture_rng,
+    lower_lr_advice,
+    restore_rng,
+    seed_everything,
+    stopping,
+    torch_threads,
+)
 from .trainer import resolve_device
 
 __all__ = [
@@ -151,13 +160,8 @@ def train_csc_ivfn(
     """
     if not isinstance(config, CSCTrainConfig):
         raise TypeError(f"config must be a CSCTrainConfig, got {type(config).__name__}")
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _train(config, Path(out_dir), resume, progress, callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(
@@ -236,13 +240,7 @@ def _train(
         last_saved = step
 
     def advice() -> str:
-        lower = f"{config.lr / 10:g}"
-        if last_saved is None:
-            return f" No checkpoint was written yet: run again with a lower learning rate (--set lr={lower})."
-        return (
-            f" The last good checkpoint {ckpt_path} (step {last_saved}) is kept: continue it with a lower "
-            f"learning rate (--resume --set lr={lower})."
-        )
+        return lower_lr_advice(config.lr, last_saved, ckpt_path)
 
     step, first, last, recent = start, {}, {}, deque(maxlen=config.log_every)
     bar = tqdm(total=total, initial=start, desc="csc-ivfn", unit="step", disable=not progress)

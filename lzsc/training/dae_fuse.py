@@ -66,7 +66,16 @@ from .dae_fuse_config import (
 from .dae_fuse_losses import discriminator_loss, generator_adversarial_loss, phase1_loss, phase2_loss
 from .log import StepLog
 from .preflight import CHECKPOINT_NAME, check_batch, check_data, open_out_dir, read_resumable
-from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
+from .state import (
+    DivergenceError,
+    InterruptGuard,
+    capture_rng,
+    lower_lr_advice,
+    restore_rng,
+    seed_everything,
+    stopping,
+    torch_threads,
+)
 from .trainer import build_dataset, resolve_device
 
 __all__ = [
@@ -231,13 +240,8 @@ def train_dae_fuse(
     """
     if not isinstance(config, DAETrainConfig):
         raise TypeError(f"config must be a DAETrainConfig, got {type(config).__name__}")
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _train(config, Path(out_dir), resume, progress, callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _read_saved(path: Path, config: DAETrainConfig, resume: bool) -> dict[str, Any] | None:
@@ -315,13 +319,7 @@ def _train(
         last_saved = step
 
     def advice() -> str:
-        lower = f"{config.lr / 10:g}"
-        if last_saved is None:
-            return f" No checkpoint was written yet: run again with a lower learning rate (--set lr={lower})."
-        return (
-            f" The last good checkpoint {ckpt_path} (step {last_saved}) is kept: continue it with a lower "
-            f"learning rate (--resume --set lr={lower})."
-        )
+        return lower_lr_advice(config.lr, last_saved, ckpt_path)
 
     step, first, last = start, {}, {}
     recent: deque[float] = deque(maxlen=config.log_every)

@@ -22,7 +22,16 @@ from typing import Any
 import numpy as np
 import torch
 
-__all__ = ["DivergenceError", "InterruptGuard", "capture_rng", "restore_rng", "seed_everything", "stopping"]
+__all__ = [
+    "DivergenceError",
+    "InterruptGuard",
+    "capture_rng",
+    "lower_lr_advice",
+    "restore_rng",
+    "seed_everything",
+    "stopping",
+    "torch_threads",
+]
 
 
 class DivergenceError(FloatingPointError):
@@ -145,3 +154,27 @@ def stopping(
                 file=sys.stderr,
             )
         raise
+
+
+@contextmanager
+def torch_threads(threads: int | None) -> Iterator[None]:
+    """torch's CPU threads set to ``threads`` inside the block (None: left as they are), restored after."""
+    before = torch.get_num_threads()
+    if threads is not None:
+        torch.set_num_threads(threads)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
+def lower_lr_advice(lr: float, last_saved: int | None, checkpoint: Path) -> str:
+    """What to do after a divergence: continue the last good ``checkpoint`` (saved at step
+    ``last_saved``; None: none was written) with a tenth of the learning rate ``lr``."""
+    lower = f"{lr / 10:g}"
+    if last_saved is None:
+        return f" No checkpoint was written yet: run again with a lower learning rate (--set lr={lower})."
+    return (
+        f" The last good checkpoint {checkpoint} (step {last_saved}) is kept: continue it with a lower "
+        f"learning rate (--resume --set lr={lower})."
+    )

@@ -57,7 +57,15 @@ from .log import StepLog
 from .losses import LossOutput, fusion_loss, reconstruction_loss
 from .preflight import CHECKPOINT_NAME, FORMAT, check_batch, check_data, load_init, open_out_dir, read_resume
 from .profiles import TrainConfig
-from .state import DivergenceError, InterruptGuard, capture_rng, restore_rng, seed_everything, stopping
+from .state import (
+    DivergenceError,
+    InterruptGuard,
+    capture_rng,
+    restore_rng,
+    seed_everything,
+    stopping,
+    torch_threads,
+)
 
 __all__ = [
     "CHECKPOINT_NAME",
@@ -276,13 +284,8 @@ def train(
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
     if config.stage == 1 and init is not None:
         raise ValueError("init is for stage II (the stage-I result); stage I starts from random weights")
-    threads = torch.get_num_threads()
-    if config.threads is not None:
-        torch.set_num_threads(config.threads)
-    try:
+    with torch_threads(config.threads):
         return _train(config, data, Path(out_dir), resume, init, progress, callback)
-    finally:
-        torch.set_num_threads(threads)
 
 
 def _train(
