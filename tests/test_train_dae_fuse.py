@@ -240,6 +240,21 @@ class TestCLI:
         assert main([*argv, "-o", str(fused)]) == 0
         assert np.asarray(Image.open(fused)).shape == (20, 22)
 
+    def test_evaluate_a_trained_dae_fuse(self, straight, tmp_path, monkeypatch, capsys):
+        rng = np.random.default_rng(0)
+        for sub in ("ir", "vi"):
+            folder = tmp_path / "data" / "test" / "TNO" / sub
+            folder.mkdir(parents=True)
+            for i in range(2):
+                Image.fromarray(rng.integers(0, 256, (48, 56), dtype=np.uint8)).save(folder / f"{i:02d}.png")
+        monkeypatch.setenv("LZSC_DATA", str(tmp_path / "data"))
+        out = tmp_path / "r.csv"
+        argv = ["evaluate", "--method", "dae-fuse", "--checkpoint", str(straight / "dae_fuse.pt")]
+        assert main([*argv, "--dataset", "TNO", "--out", str(out), "--cache", str(tmp_path / "c")]) == 0
+        printed = capsys.readouterr().out
+        assert "TNO: 2 pairs, dae-fuse" in printed
+        assert len(out.read_text().splitlines()) == 3  # header and one row per pair
+
     @pytest.mark.parametrize(
         ("extra", "message"),
         [
