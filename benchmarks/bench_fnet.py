@@ -20,7 +20,7 @@ Cases (``--quick``: tiny sizes, for CI):
 - ``fuse_320`` / ``fuse_640x480``: one pair, batch 1, :func:`lzsc.fusion.fuse` (inference mode);
 - ``batch16``: images/s at batch 16, 320 x 320 on CUDA; on CPU shrunk to 128 x 128 (column
   ``size_note`` says so);
-- ``train_stage1``: one trainer step (``lzsc.training.trainer._Stage.step``: batch sampling, FNet +
+- ``train_stage1``: one trainer step (``lzsc.training.stage.StageRun.step``: batch sampling, FNet +
   IFNet forward, eq.-25 loss, backward, Adam, EMA) with the ``paper`` profile (K = 64 filters of
   9 x 9, 4 iterations), batch 16 x 128 x 128, from random weights;
 - ``train_stage2``: the same for stage II (FNet alone, eq.-26 loss), starting from the loaded FNet.
@@ -69,7 +69,8 @@ from lzsc.fusion import fuse
 from lzsc.models import FNet
 from lzsc.paths import data_root
 from lzsc.training import TrainConfig, profile
-from lzsc.training.trainer import _Stage
+from lzsc.training.distributed import Distributed
+from lzsc.training.stage import StageRun
 
 ROOT = Path(__file__).resolve().parent
 DEFAULT_CSV = ROOT / "results" / "fnet.csv"
@@ -293,7 +294,7 @@ def train_case(
 
     def make(v: Variant) -> Runner:
         config = stage_config(stage, batch, size, device, v, channels_last)
-        run = _Stage(config, data, device, fnet if stage == 2 else None)
+        run = StageRun(config, data, device, fnet if stage == 2 else None, Distributed())
         for net in run.nets:  # whether or not the config carries the backend: set it here too
             net.set_backend(v.path, channels_last=channels_last, compile=v.compile)
         return run.step, lambda: run.fnet.last_backend

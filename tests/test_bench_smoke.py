@@ -2,7 +2,8 @@
 
 ``benchmarks/bench_fnet.py --quick`` on CPU, the lzsc-only part of ``benchmarks/bench_fuse.py``
 on one tiny pair with random weights (its comparison with the authors' release needs a checkout of
-the release, so it is not run here), and ``benchmarks/bench_methods.py --quick``.
+the release, so it is not run here), ``benchmarks/bench_methods.py --quick``, and
+``benchmarks/gpu_check.py``, whose CUDA parts are skipped on a CPU machine (CI).
 """
 
 from __future__ import annotations
@@ -107,3 +108,23 @@ def test_bench_methods_quick(tmp_path: Path) -> None:
     assert float(train["assumed_tflops"]) == 100
     assert (train["steps_phase1"], train["steps_phase2"]) == ("4000", "8000")
     assert "appended 6 rows" in proc.stdout
+
+
+def test_gpu_check_runs_on_cpu_with_the_cuda_parts_skipped(tmp_path: Path) -> None:
+    out = tmp_path / "gpu_check.csv"
+    proc = _run([str(BENCH / "gpu_check.py"), "--out", str(out), "--steps", "4", "--repeats", "1"])
+    rows = {r["check"]: r for r in _rows(out)}
+    flops = [float(rows[f"flops_step_stage{s}"]["value"]) for s in (1, 2)]
+    assert 0.5 < flops[0] < 1.5  # TFLOP per paper step: FNet + IFNet (stage I) ...
+    assert 0.3 < flops[1] < flops[0]  # ... more than FNet alone (stage II)
+    total = float(rows["flops_paper_training"]["value"]) * 1e15
+    assert abs(total / (20_000e12 * sum(flops)) - 1) < 1e-3
+    if torch.cuda.is_available():
+        assert rows["forward_fp32_max_abs"]["status"] == "pass"
+    else:
+        assert "no CUDA" in proc.stdout
+        for check in ("forward_fp32_max_abs", "fuse_320", "step_stage1", "paper_training_estimate"):
+            assert rows[check]["status"] == "skipped"
+            assert rows[check]["note"] == "no CUDA on this machine"
+        assert float(rows["train_stage1_steps_per_s"]["value"]) > 0
+        assert float(rows["train_stage2_peak_mem"]["value"]) > 0

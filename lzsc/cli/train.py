@@ -15,6 +15,7 @@ Examples::
     lzsc train --stage 1 --profile paper --resume --steps 30000
     lzsc train --stage 1 --profile paper --resume --set lr=1e-5       # after a divergence (exit 1)
     lzsc train --stage both --profile quick --set n_iter=2 --set w_ssim=0    # ablations (AE9, AE15)
+    torchrun --standalone --nproc_per_node 4 -m lzsc train --profile paper   # DDP on 4 GPUs
     lzsc train --method csc-ivfn --profile quick                 # runs/csc-ivfn-quick, about a minute
     lzsc train --method csc-ivfn --profile paper                 # the release's 60 epochs on FLIR (CPU)
     lzsc train --method csc-ivfn --profile paper --resume        # continue after Ctrl-C or a crash
@@ -224,15 +225,25 @@ def run(args: argparse.Namespace) -> int:
         return 2
     if args.stage is None:
         args.stage = "both"
-    from ..training import build_dataset, train
+    from ..training.distributed import context, shutdown
     from ..training.trainer import resolve_device
 
     try:
         config = _config(args)
-        resolve_device(config.device)
-    except RuntimeError as err:
+        dist = context(resolve_device(config.device).type)
+    except (RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2
+    try:
+        return _run_fnet(args, config, dist.main)
+    finally:
+        shutdown()
+
+
+def _run_fnet(args: argparse.Namespace, config, main: bool) -> int:
+    """FNet's stages; under torchrun every rank runs this and rank 0 (``main``) prints."""
+    from ..training import build_dataset, train
+
     if args.init is not None and (args.stage == "1" or config.skip_stage1):
         print(
             "error: --init is the stage-I result that stage II starts from; it does not apply to "
@@ -269,11 +280,14 @@ def run(args: argparse.Namespace) -> int:
                 progress=not args.no_progress,
             )
             losses = ", ".join(f"{k} {v:.4g}" for k, v in result.last.items())
-            print(
-                f"stage {stage}: step {result.step} ({result.steps_run} run in {result.seconds:.1f} s)"
-                f"{'; last step: ' + losses if losses else ''}; result {result.result_path}"
-            )
+            speed = f", {result.images_per_s:.3g} images/s" if result.steps_run else ""
+            if main:
+                print(
+                    f"stage {stage}: step {result.step} ({result.steps_run} run in {result.seconds:.1f} s"
+                    f"{speed}){'; last step: ' + losses if losses else ''}; result {result.result_path}"
+                )
     except FloatingPointError as err:  # DivergenceError: the message holds the advice
-        print(f"error: {err}", file=sys.stderr)
+        if main:
+            print(f"error: {err}", file=sys.stderr)
         return 1
     return 0

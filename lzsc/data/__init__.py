@@ -5,6 +5,8 @@
 - :mod:`lzsc.data.sets`: :func:`training_dataset` and :func:`test_names`, from the data-set registry
   :mod:`lzsc.datasets` (whose download layouts, :data:`LAYOUTS` / :func:`resolve_layout`, are
   re-exported here for ``data_prep/``);
+- :mod:`lzsc.data.device`: :class:`DevicePairs`, the same crops cut on the accelerator from pairs
+  decoded once onto it (the ``paper`` profile's loader);
 - :mod:`lzsc.data.transforms`: shared random crops, the 8 dihedral transforms, kornia luma;
 - :mod:`lzsc.data.synthetic`: :class:`SyntheticMCSC`, pairs with ground truth for the paper's
   eq. 7 (``notebooks/05_fnet_ifnet.ipynb``), the fallback when ``LZSC_DATA`` is not set;
@@ -14,6 +16,7 @@ Training calls ``data.sample_batch(batch_size, generator)`` on either kind of da
 """
 
 from ..datasets import LAYOUTS, PairLayout, resolve_layout
+from .device import DeviceBatches, DevicePairs
 from .pairs import LUMA_MODES, PairedImageDataset, load_pair_u8, match_pairs, split_excluded
 from .prep import PrepReport, check_manifest, prepare_pairs, read_manifest, sha256_file
 from .sets import test_names, training_data, training_dataset
@@ -35,6 +38,8 @@ __all__ = [
     "LAYOUTS",
     "LUMA_MODES",
     "SYNTHETIC_KINDS",
+    "DeviceBatches",
+    "DevicePairs",
     "PairLayout",
     "PairedImageDataset",
     "PrepReport",

@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..io import ImageError, pair_files, read_image, rgb_to_gray_u8, to_tensor
-from .transforms import dihedral, random_window, seeded_generator, to_luma
+from .transforms import dihedral, draw_batch, draw_crop, seeded_generator, to_luma
 
 __all__ = ["LUMA_MODES", "PairedImageDataset", "load_pair_u8", "match_pairs", "split_excluded"]
 
@@ -102,6 +102,19 @@ def load_pair_u8(
             "(W x H); register or crop the pair to a common size, or exclude it"
         )
     return a, b
+
+
+class _Sizes:
+    """The (H, W) of a data set's pairs as a sequence, read on demand (for ``draw_batch``)."""
+
+    def __init__(self, data: PairedImageDataset) -> None:
+        self.data = data
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int) -> tuple[int, int]:
+        return self.data.size(index)
 
 
 class PairedImageDataset(Dataset):
@@ -202,19 +215,22 @@ class PairedImageDataset(Dataset):
         """Epoch used by :meth:`__getitem__` to seed its per-item generator."""
         self.epoch = int(epoch)
 
-    def _crop(self, index: int, generator: torch.Generator) -> tuple[np.ndarray, np.ndarray]:
+    def _crop(self, index: int, top: int, left: int, k: int) -> tuple[np.ndarray, np.ndarray]:
         a, b = self.load(index)
-        top, left = random_window(a.shape[0], a.shape[1], self.patch, generator)
-        k = int(torch.randint(8, (1,), generator=generator))
         window = (slice(top, top + self.patch), slice(left, left + self.patch))
         a, b = a[window], b[window]
         if self.augment:
             a, b = dihedral(a, k), dihedral(b, k)
         return a, b
 
+    def size(self, index: int) -> tuple[int, int]:
+        """(H, W) of pair ``index`` (read, and cached when enabled)."""
+        height, width = self.load(index)[0].shape
+        return height, width
+
     def item(self, index: int, generator: torch.Generator) -> dict[str, Any]:
         """One training item of pair ``index``, its window and dihedral index drawn from ``generator``."""
-        a, b = self._crop(index, generator)
+        a, b = self._crop(index, *draw_crop(*self.size(index), self.patch, generator))
         return {"a": to_tensor(a)[0], "b": to_tensor(b)[0], "name": self.pairs[index][0]}
 
     def __getitem__(self, index: int) -> dict[str, Any]:
@@ -224,10 +240,12 @@ class PairedImageDataset(Dataset):
         index %= len(self)
         return self.item(index, seeded_generator(self.seed, _ITEM, self.epoch, index))
 
-    def _batch(self, indices: list[int], generator: torch.Generator) -> dict[str, Any]:
-        crops = [self._crop(i, generator) for i in indices]
-        a = np.stack([c[0] for c in crops])[:, None].astype(np.float32) / np.float32(255.0)
-        b = np.stack([c[1] for c in crops])[:, None].astype(np.float32) / np.float32(255.0)
+    def _batch(self, crops: Tensor) -> dict[str, Any]:
+        """The batch of :func:`~lzsc.data.transforms.draw_batch` rows (index, top, left, k)."""
+        pieces = [self._crop(*row) for row in crops.tolist()]
+        a = np.stack([p[0] for p in pieces])[:, None].astype(np.float32) / np.float32(255.0)
+        b = np.stack([p[1] for p in pieces])[:, None].astype(np.float32) / np.float32(255.0)
+        indices = crops[:, 0].tolist()
         return {
             "a": torch.from_numpy(a),
             "b": torch.from_numpy(b),
@@ -235,18 +253,20 @@ class PairedImageDataset(Dataset):
             "names": [self.pairs[i][0] for i in indices],
         }
 
-    def sample_batch(self, batch_size: int, generator: torch.Generator) -> dict[str, Any]:
+    def sample_batch(
+        self, batch_size: int, generator: torch.Generator, shard: slice | None = None
+    ) -> dict[str, Any]:
         """A training batch drawn only from ``generator``: ``{"a", "b"}`` of shape (B, 1, p, p), plus
         ``"index"`` (B,) and ``"names"``.
 
-        Pair indices are drawn uniformly *with replacement* (``torch.randint``), then each sample's
-        window (top, left) and dihedral index, in order. The batch is a pure function of the
-        generator's state, so saving ``generator.get_state()`` makes training resumable.
+        The crops are :func:`~lzsc.data.transforms.draw_batch`'s (pair indices uniformly *with
+        replacement*, then each sample's window and dihedral index, in order), so the batch is a pure
+        function of the generator's state and saving ``generator.get_state()`` makes training
+        resumable. ``shard`` keeps a slice of the batch (one rank's part in data-parallel training):
+        the draws are the whole batch's either way, so the shards of all ranks make up the batch.
         """
-        if batch_size < 1:
-            raise ValueError(f"batch_size must be >= 1, got {batch_size}")
-        indices = torch.randint(len(self), (batch_size,), generator=generator).tolist()
-        return self._batch(indices, generator)
+        crops = draw_batch(_Sizes(self), batch_size, self.patch, generator)
+        return self._batch(crops if shard is None else crops[shard])
 
     def _permutation(self, seed: int, epoch: int) -> list[int]:
         key = (seed, epoch)
@@ -270,4 +290,7 @@ class PairedImageDataset(Dataset):
         n = len(self)
         positions = range(step * batch_size, (step + 1) * batch_size)
         indices = [self._permutation(seed, pos // n)[pos % n] for pos in positions]
-        return self._batch(indices, seeded_generator(seed, _STEP_CROPS, step))
+        generator = seeded_generator(seed, _STEP_CROPS, step)
+        return self._batch(
+            torch.tensor([(i, *draw_crop(*self.size(i), self.patch, generator)) for i in indices])
+        )

@@ -8,6 +8,7 @@ Introduced in ``notebooks/06_train_stage1.ipynb``.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TypeVar
 
 import kornia
@@ -20,7 +21,10 @@ __all__ = [
     "derive_seed",
     "dihedral",
     "dihedral_compose",
+    "dihedral_grids",
     "dihedral_inverse",
+    "draw_batch",
+    "draw_crop",
     "random_crop_pair",
     "random_window",
     "seeded_generator",
@@ -100,6 +104,43 @@ def random_window(
     top = int(torch.randint(height - patch + 1, (1,), generator=generator))
     left = int(torch.randint(width - patch + 1, (1,), generator=generator))
     return top, left
+
+
+def draw_crop(height: int, width: int, patch: int, generator: torch.Generator) -> tuple[int, int, int]:
+    """(top, left, k) of one training crop: :func:`random_window`'s two draws, then the dihedral index
+    ``k`` (a third draw, made whether or not the crop is transformed)."""
+    top, left = random_window(height, width, patch, generator)
+    return top, left, int(torch.randint(8, (1,), generator=generator))
+
+
+def draw_batch(
+    sizes: Sequence[tuple[int, int]], batch_size: int, patch: int, generator: torch.Generator
+) -> Tensor:
+    """The random part of a training batch, as a (batch_size, 4) int64 tensor of rows
+    (pair index, top, left, k), drawn only from ``generator``.
+
+    ``sizes[i]`` is pair i's (H, W). The pair indices are drawn first, uniformly *with replacement*
+    (one ``torch.randint``), then each sample's :func:`draw_crop` in order. Both training loaders
+    (:class:`~lzsc.data.PairedImageDataset` on the host, :class:`~lzsc.data.DevicePairs` on the
+    accelerator) crop from these rows, so a seed gives the same crops on either.
+    """
+    if batch_size < 1:
+        raise ValueError(f"batch_size must be >= 1, got {batch_size}")
+    indices = torch.randint(len(sizes), (batch_size,), generator=generator).tolist()
+    return torch.tensor([(i, *draw_crop(*sizes[i], patch, generator)) for i in indices], dtype=torch.long)
+
+
+def dihedral_grids(patch: int) -> tuple[Tensor, Tensor]:
+    """Source coordinates of the 8 dihedral transforms of a ``patch`` x ``patch`` window: int64 tensors
+    ``rows, cols`` of shape (8, patch, patch) with ``dihedral(x, k)[..., i, j] == x[..., rows[k, i, j],
+    cols[k, i, j]]``, so a crop and its transform are one gather."""
+    if patch < 1:
+        raise ValueError(f"patch must be a positive integer, got {patch}")
+    grid = torch.arange(patch)
+    row_grid, col_grid = grid[:, None].expand(patch, patch), grid[None, :].expand(patch, patch)
+    rows = torch.stack([dihedral(row_grid, k) for k in range(8)])
+    cols = torch.stack([dihedral(col_grid, k) for k in range(8)])
+    return rows.contiguous(), cols.contiguous()
 
 
 def random_crop_pair(

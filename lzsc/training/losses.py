@@ -30,6 +30,7 @@ configuration: set the weight to 0. Introduced in ``notebooks/06_train_stage1.ip
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
@@ -64,11 +65,18 @@ class LossOutput:
     total: Tensor
     parts: dict[str, Tensor] = field(default_factory=dict)
 
+    @property
+    def names(self) -> list[str]:
+        """``["loss", *parts]``: the order of :meth:`as_tensor`."""
+        return ["loss", *self.parts]
+
+    def as_tensor(self) -> Tensor:
+        """The total and the parts stacked in one detached float32 tensor, on their device (no host sync)."""
+        return torch.stack([self.total.detach().float(), *(p.detach().float() for p in self.parts.values())])
+
     def as_floats(self) -> dict[str, float]:
         """``{"loss": total, **parts}`` as Python floats (one host transfer)."""
-        names = ["loss", *self.parts]
-        values = torch.stack([self.total.detach().float(), *(p.float() for p in self.parts.values())])
-        return dict(zip(names, values.tolist(), strict=True))
+        return dict(zip(self.names, self.as_tensor().tolist(), strict=True))
 
 
 def _check_images(**images: Tensor) -> None:
@@ -173,18 +181,30 @@ def gradient_loss(fused: Tensor, a: Tensor, b: Tensor) -> Tensor:
 
 
 def fusion_loss(
-    fused: Tensor, a: Tensor, b: Tensor, w_int: float = 20.0, w_grad: float = 20.0, w_ssim: float = 15.0
+    fused: Tensor,
+    a: Tensor,
+    b: Tensor,
+    w_int: float = 20.0,
+    w_grad: float = 20.0,
+    w_ssim: float = 15.0,
+    batch_mean: Callable[[Tensor], Tensor] | None = None,
 ) -> LossOutput:
     """Stage II loss (eq. 26): ``w_int L_int + w_grad L_grad + w_ssim (1 - SSIM_w)``.
 
     Parts: ``int`` (L_int), ``grad`` (L_grad), ``ssim_w`` (SSIM_w, higher is better), ``w_a``.
     A weight of 0 drops its term (AE13: ``w_int``, AE14: ``w_grad``, AE15: ``w_ssim``).
+    SSIM_w's weight ``w_a`` comes from the mean Sobel magnitudes of A and B over the whole batch, as
+    in the release; in data-parallel training ``batch_mean`` turns a mean over this rank's slice into
+    the mean over the global batch (an all-reduce), so every rank uses the single-process weight.
     """
     _check_images(fused=fused, a=a, b=b)
     _check_weights(w_int=w_int, w_grad=w_grad, w_ssim=w_ssim)
     l_int = intensity_loss(fused, a, b)
     l_grad = gradient_loss(fused, a, b)
-    w_a = _weight_a(sobel_magnitude(a).mean(), sobel_magnitude(b).mean())
+    means = torch.stack([sobel_magnitude(a).mean(), sobel_magnitude(b).mean()])
+    if batch_mean is not None:
+        means = batch_mean(means)
+    w_a = _weight_a(means[0], means[1])
     ssim_w = w_a * ssim(a, fused) + (1 - w_a) * ssim(b, fused)
     total = w_int * l_int + w_grad * l_grad + w_ssim * (1 - ssim_w)
     parts = {"int": l_int, "grad": l_grad, "ssim_w": ssim_w, "w_a": w_a}

@@ -38,10 +38,12 @@ CHECKPOINT_KEYS = ("stage", "step", "config", "model", "ifnet", "ema", "optimize
 LISTED = 20  # at most this many bad training pairs or images are listed
 
 
-def check_batch(batch: Any, config: TrainConfig) -> None:
+def check_batch(batch: Any, config: Any, batch_size: int | None = None) -> None:
+    """A training batch must be a dict with ``"a"`` and ``"b"`` of shape (``batch_size`` (default
+    ``config.batch_size``), 1, patch, patch)."""
     if not isinstance(batch, dict) or "a" not in batch or "b" not in batch:
         raise TypeError(f"sample_batch must return a dict with 'a' and 'b', got {type(batch).__name__}")
-    want = (config.batch_size, 1, config.patch, config.patch)
+    want = (config.batch_size if batch_size is None else batch_size, 1, config.patch, config.patch)
     for key in ("a", "b"):
         if tuple(batch[key].shape) != want:
             raise ValueError(

@@ -42,6 +42,8 @@ __all__ = [
     "RESUMABLE_FIELDS",
     "SETTINGS",
     "DeviceName",
+    "HostSync",
+    "Loader",
     "Stage",
     "TrainConfig",
     "apply_overrides",
@@ -51,6 +53,8 @@ __all__ = [
 
 Stage = Literal[1, 2]
 DeviceName = Literal["auto", "cpu", "cuda"]
+Loader = Literal["host", "device"]
+HostSync = Literal["step", "log"]
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,13 @@ class TrainConfig:
     on a CPU shared with other jobs). ``backend`` is the models' execution backend
     (:mod:`lzsc.unrolled.backends`; "auto": the fastest exact one), ``bf16`` runs the convolutions
     under bfloat16 autocast (thresholds and losses stay float32), ``channels_last`` uses NHWC memory.
+    ``loader`` is "host" (crops cut on the CPU, :class:`~lzsc.data.PairedImageDataset`) or "device"
+    (every pair decoded once onto the device and cut there, :class:`~lzsc.data.DevicePairs`; the same
+    crops for a seed; other data, such as the synthetic pairs, is always served by the host).
+    ``host_sync`` "step" reads the loss every step and checks it before the update (CPU runs); "log"
+    reads it only every ``log_every`` steps and before each checkpoint, so a GPU step never waits for
+    the host (a diverging loss is then found at the next log step, and no checkpoint
+    is written after it). ``compile_model`` runs the networks through ``torch.compile``.
 
     Change settings by name with :meth:`with_overrides` (model settings such as ``n_iter`` or
     ``threshold`` go into ``model``); :meth:`to_dict` lists every setting by that name.
@@ -96,6 +107,9 @@ class TrainConfig:
     backend: Backend = "auto"
     bf16: bool = False
     channels_last: bool = False
+    loader: Loader = "host"
+    host_sync: HostSync = "step"
+    compile_model: bool = False
 
     def __post_init__(self) -> None:
         if self.stage not in (1, 2):
@@ -135,6 +149,9 @@ class TrainConfig:
             raise ValueError(f"device must be 'auto', 'cpu' or 'cuda[:N]', got {self.device!r}")
         if self.backend not in BACKENDS:
             raise ValueError(f"backend must be one of {BACKENDS}, got {self.backend!r}")
+        for name, kind in (("loader", Loader), ("host_sync", HostSync)):
+            if getattr(self, name) not in get_args(kind):
+                raise ValueError(f"{name} must be one of {get_args(kind)}, got {getattr(self, name)!r}")
 
     def fnet_config(self) -> FNetConfig:
         """FNet's configuration (``model``)."""
@@ -210,17 +227,34 @@ MODEL_SETTINGS = frozenset({*_BLOCK_SETTINGS, *_NET_SETTINGS, "ifnet_threshold",
 """The settings that configure the networks (FNet's and IFNet's configurations); the rest are training's."""
 
 RESUMABLE_FIELDS = frozenset(
-    {"steps", "checkpoint_every", "log_every", "device", "threads", "backend", "bf16", "channels_last", "lr"}
+    {
+        "steps",
+        "checkpoint_every",
+        "log_every",
+        "device",
+        "threads",
+        "backend",
+        "bf16",
+        "channels_last",
+        "lr",
+        "loader",
+        "host_sync",
+        "compile_model",
+    }
 )
 """Settings that may differ between a checkpoint and the configuration that resumes it (changing the
 device, threads, backend or precision on resume gives a valid run, but no longer bitwise the
-uninterrupted one). ``lr`` may change so that a diverged run can continue from its last good
-checkpoint with a lower learning rate (``--resume --set lr=VALUE``); Adam's moments are kept."""
+uninterrupted one; the loader and the host synchronisation do not change the run). ``lr`` may change
+so that a diverged run can continue from its last good checkpoint with a lower learning rate
+(``--resume --set lr=VALUE``); Adam's moments are kept."""
 
 
-PAPER = TrainConfig(device="cuda")
+PAPER = TrainConfig(device="cuda", bf16=True, channels_last=True, loader="device", host_sync="log")
 """The release's schedule (``docs/conventions.md``): MSRS, 128x128 crops, batch 16, Adam lr 1e-4, EMA 0.999,
-20,000 steps per stage, K = 64 filters of 9x9, 4 iterations. Meant for a GPU (``device="cuda"``)."""
+20,000 steps per stage, K = 64 filters of 9x9, 4 iterations. Meant for a GPU (``device="cuda"``), run
+fast: the pairs on the device, no host synchronisation between log steps, channels_last, and bfloat16
+autocast for the convolutions (thresholds and losses stay float32). The last is a deviation from the
+release, which trains in float32: ``--set bf16=false`` restores it."""
 
 QUICK = TrainConfig(
     steps=270,

@@ -22,8 +22,16 @@ checkpoint with finite weights, and orphaned temporary files of killed writes ar
 ``out_dir`` (:func:`lzsc.atomic.remove_stale_temporaries`).
 
 Divergence: a step whose loss is NaN or Inf, or more than :data:`EXPLOSION_FACTOR` (1e6) times the
-stage's first loss, stops the run with :class:`DivergenceError` before its update is applied, and a
-checkpoint is never written with non-finite weights, so the last checkpoint stays the last good one.
+stage's first loss, stops the run with :class:`DivergenceError` before its update is applied (under
+``host_sync="log"``, the GPU setting, at the next log step, and no checkpoint is written after it),
+and a checkpoint is never written with non-finite weights, so the last checkpoint stays the last good one.
+
+Speed: every ``log_every`` steps the log row also holds ``steps_per_s``, ``images_per_s`` (all ranks)
+and ``peak_mem_mb`` (the CUDA allocator's peak on a GPU, the process's peak resident memory on CPU);
+the other rows hold NaN there. :class:`TrainResult` carries the run's averages.
+
+Several processes: under ``torchrun`` (:mod:`.distributed`) each rank computes its slice of every
+batch, DDP averages the gradients, and rank 0 writes the checkpoint, the log and the result.
 The learning rate may change on resume (``--resume --set lr=VALUE``), which is the way out.
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_train_stage2.ipynb``
@@ -32,69 +40,50 @@ Introduced in ``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_t
 
 from __future__ import annotations
 
-import dataclasses
 import math
+import resource
 import sys
 import time
-from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Protocol
 
 import torch
-from torch import Tensor, nn
-from tqdm.auto import tqdm
 
-from ..checkpoints import (
-    find_nonfinite,
-    load_state_dict_strict,
-    save_atomic,
-)
-from ..models import FNet, FNetConfig, IFNet
-from .ema import EMA
+from ..checkpoints import save_atomic
+from ..models import FNet
+from .distributed import Distributed, context
 from .log import StepLog
-from .losses import LossOutput, fusion_loss, reconstruction_loss
-from .preflight import CHECKPOINT_NAME, FORMAT, check_batch, check_data, load_init, open_out_dir, read_resume
+from .preflight import CHECKPOINT_NAME, check_data, load_init, open_out_dir, read_resume
 from .profiles import TrainConfig
-from .state import (
-    DivergenceError,
-    InterruptGuard,
-    capture_rng,
-    restore_rng,
-    seed_everything,
-    stopping,
-    torch_threads,
-)
+from .stage import EXPLOSION_FACTOR, PairDataset, StageRun, fnet_config_dict
+from .state import DivergenceError, InterruptGuard, lower_lr_advice, stopping, torch_threads
 
 __all__ = [
     "CHECKPOINT_NAME",
     "EXPLOSION_FACTOR",
     "LOG_NAME",
+    "SPEED_COLUMNS",
     "DivergenceError",
     "PairDataset",
     "TrainResult",
     "build_dataset",
+    "fnet_config_dict",
     "train",
     "train_both",
 ]
 
 LOG_NAME = "log.csv"
-EXPLOSION_FACTOR = 1e6
-"""A loss above this multiple of the stage's first loss counts as divergence (:class:`DivergenceError`)."""
+SPEED_COLUMNS = ("steps_per_s", "images_per_s", "peak_mem_mb")
+"""The log's speed columns, filled every ``log_every`` steps (NaN in the other rows)."""
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
 
-class PairDataset(Protocol):
-    """What the trainer needs from a data set (``lzsc.data``)."""
-
-    def sample_batch(self, batch_size: int, generator: torch.Generator) -> dict[str, Tensor]: ...
-
-
 @dataclass
 class TrainResult:
-    """What :func:`train` returns. ``fnet`` is the EMA network (eval mode), the stage's result."""
+    """What :func:`train` returns. ``fnet`` is the EMA network (eval mode), the stage's result.
+    ``steps_per_s`` and ``images_per_s`` average this call's steps; ``peak_mem_mb`` as in the log."""
 
     stage: int
     step: int
@@ -106,6 +95,9 @@ class TrainResult:
     last: dict[str, float]
     seconds: float
     steps_run: int
+    steps_per_s: float = math.nan
+    images_per_s: float = math.nan
+    peak_mem_mb: float = math.nan
 
 
 def build_dataset(config: TrainConfig) -> PairDataset:
@@ -132,133 +124,22 @@ def resolve_device(name: str) -> torch.device:
     return device
 
 
-def fnet_config_dict(config: FNetConfig) -> dict[str, Any]:
-    """The ``fnet_config`` entry of an lzsc checkpoint (read back by ``load_fnet``)."""
-    return {"block": dataclasses.asdict(config.block), "block_kind": config.block_kind}
+def peak_memory_mb(device: torch.device) -> float:
+    """The CUDA allocator's peak on ``device`` since the last reset, or this process's peak resident
+    memory on CPU, in MiB."""
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**10  # KiB on Linux
 
 
-class _Stage:
-    """The models, optimiser and data stream of one training stage."""
+class _NoLog:
+    """The log of a rank other than 0: nothing is written."""
 
-    def __init__(
-        self, config: TrainConfig, data: PairDataset, device: torch.device, init: FNet | None
-    ) -> None:
-        self.config, self.data, self.device = config, data, device
-        seed_everything(config.seed)
-        self.generator = torch.Generator().manual_seed(config.seed + 1_000_003 * config.stage)
-        self.fnet = FNet(config.fnet_config())
-        self.ifnet = IFNet(config.ifnet_config()) if config.stage == 1 else None
-        if init is not None:
-            self.fnet.load_state_dict(init.state_dict())
-        fmt = torch.channels_last if config.channels_last else torch.contiguous_format
-        channels_last = True if config.channels_last else None
-        for net in self.nets:
-            net.to(device=device, memory_format=fmt).train()
-            net.set_backend(config.backend, channels_last=channels_last)
-        self.ema = EMA(self.fnet, config.ema_decay)
-        params = [p for net in self.nets for p in net.parameters()]
-        self.optimizer = torch.optim.Adam(params, lr=config.lr)
-        self.memory_format = fmt
-        self.first_loss: float | None = None  # the divergence test's reference (EXPLOSION_FACTOR)
-        self.steps_done = 0
+    def add(self, *args: object, **kwargs: object) -> None: ...
 
-    @property
-    def nets(self) -> list[nn.Module]:
-        return [self.fnet] if self.ifnet is None else [self.fnet, self.ifnet]
+    def flush(self) -> None: ...
 
-    def state(self, step: int, elapsed: float) -> dict[str, Any]:
-        return {
-            "format": FORMAT,
-            "stage": self.config.stage,
-            "step": step,
-            "config": self.config.to_dict(),
-            "fnet_config": fnet_config_dict(self.fnet.config),
-            "model": self.fnet.state_dict(),
-            "ifnet": None if self.ifnet is None else self.ifnet.state_dict(),
-            "ema": self.ema.state_dict(),
-            "optimizer": self.optimizer.state_dict(),
-            "rng": capture_rng(self.generator),
-            "elapsed_s": elapsed,
-            "first_loss": self.first_loss,
-        }
-
-    def load(self, saved: dict[str, Any], path: Path) -> None:
-        load_state_dict_strict(self.fnet, saved["model"], source=f"{path} (model)")
-        if self.ifnet is not None:
-            load_state_dict_strict(self.ifnet, saved["ifnet"], source=f"{path} (ifnet)")
-        self.ema.load_state_dict(saved["ema"])
-        self.optimizer.load_state_dict(saved["optimizer"])
-        for group in self.optimizer.param_groups:  # the lr may change on resume (RESUMABLE_FIELDS)
-            group["lr"] = self.config.lr
-        restore_rng(saved["rng"], self.generator)
-        self.first_loss = saved.get("first_loss")
-        self.steps_done = int(saved["step"])
-
-    def check_weights(self, step: int) -> None:
-        """Raise :class:`DivergenceError` when a weight is NaN or Inf (never saved as a checkpoint)."""
-        bad = find_nonfinite({type(net).__name__: net.state_dict() for net in self.nets})
-        if bad:
-            raise DivergenceError(
-                f"stage {self.config.stage} diverged at step {step}: non-finite weights in {len(bad)} "
-                f"tensor(s) ({'; '.join(bad[:5])})."
-            )
-
-    def result(self, step: int) -> dict[str, Any]:
-        out = {
-            "format": FORMAT,
-            "stage": self.config.stage,
-            "step": step,
-            "config": self.config.to_dict(),
-            "fnet_config": fnet_config_dict(self.fnet.config),
-            "model": self.fnet.state_dict(),
-            "ema": self.ema.state_dict(),
-        }
-        if self.ifnet is not None:
-            out["ifnet"] = self.ifnet.state_dict()
-        return out
-
-    def _check_loss(self, value: float, step: int) -> None:
-        """Raise :class:`DivergenceError` for a NaN / Inf loss or one above ``EXPLOSION_FACTOR`` times the
-        first loss; the stage's first positive loss is the reference (kept in the checkpoint; a
-        checkpoint written before it was kept takes the first loss after resuming)."""
-        where = f"stage {self.config.stage} diverged at step {step}"
-        if not math.isfinite(value):
-            raise DivergenceError(f"{where}: the loss is {value}; that update was not applied.")
-        if self.first_loss is not None and value > EXPLOSION_FACTOR * self.first_loss:
-            raise DivergenceError(
-                f"{where}: the loss is {value:.4g}, more than {EXPLOSION_FACTOR:g} times its first value "
-                f"{self.first_loss:.4g}; that update was not applied."
-            )
-        if self.first_loss is None and value > 0:
-            self.first_loss = value
-
-    def step(self) -> dict[str, float]:
-        """One optimiser step; returns the loss and its parts as floats."""
-        cfg = self.config
-        batch = self.data.sample_batch(cfg.batch_size, self.generator)
-        check_batch(batch, cfg)
-        a, b = (
-            batch[k]
-            .to(self.device, torch.float32, non_blocking=True)
-            .contiguous(memory_format=self.memory_format)
-            for k in ("a", "b")
-        )
-        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=cfg.bf16):
-            fused = self.fnet(a, b)
-            recs = self.ifnet(fused) if self.ifnet is not None else None
-        loss: LossOutput
-        if recs is not None:
-            loss = reconstruction_loss(recs[0].float(), recs[1].float(), a, b, cfg.w_rec_int, cfg.w_rec_grad)
-        else:
-            loss = fusion_loss(fused.float(), a, b, cfg.w_int, cfg.w_grad, cfg.w_ssim)
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.total.backward()
-        values = loss.as_floats()
-        self._check_loss(values["loss"], self.steps_done + 1)
-        self.optimizer.step()
-        self.ema.update(self.fnet)
-        self.steps_done += 1
-        return values
+    def close(self) -> None: ...
 
 
 def train(
@@ -276,9 +157,11 @@ def train(
     when omitted). Stage 2 needs ``init``, the stage-I result (or ``"official"``), unless
     ``config.skip_stage1`` (AE11). ``resume=True`` continues ``out_dir/checkpoint.pt`` when it exists
     (``config.steps`` is then the total to reach; without one it starts from step 0 and says so).
-    ``callback(step, losses)`` runs after every step. Ctrl-C saves a checkpoint at the end of the
-    current step, then re-raises ``KeyboardInterrupt``. A diverging run raises :class:`DivergenceError`
-    (a ``FloatingPointError``) and keeps its last checkpoint; see the module docstring.
+    ``callback(step, losses)`` runs after every host synchronisation, for each step it read (every
+    step under ``host_sync="step"``). Ctrl-C saves a checkpoint at the end of the current step (the
+    next log step under ``host_sync="log"``), then re-raises ``KeyboardInterrupt``. A diverging run
+    raises :class:`DivergenceError` (a ``FloatingPointError``) and keeps its last checkpoint. Under
+    torchrun the ranks train one run together (:mod:`.distributed`).
     """
     if not isinstance(config, TrainConfig):
         raise TypeError(f"config must be a TrainConfig, got {type(config).__name__}")
@@ -300,84 +183,134 @@ def _train(
     ckpt_path, log_path = out_dir / CHECKPOINT_NAME, out_dir / LOG_NAME
     result_path = out_dir / f"stage{config.stage}.pt"
     device = resolve_device(config.device)
+    dist = context(device.type)
+    device = dist.device(device)
     saved = read_resume(ckpt_path, config, resume)
     if data is None:
         data = build_dataset(config)
     if not callable(getattr(data, "sample_batch", None)):
         raise TypeError(f"data must have sample_batch(batch_size, generator), got {type(data).__name__}")
     init_net = load_init(init, config) if config.stage == 2 and saved is None else None
-    check_data(data, config, progress)
-    open_out_dir(out_dir)
-    if resume and saved is None:
+    check_data(data, config, progress and dist.main)
+    if dist.main:
+        open_out_dir(out_dir)
+    if resume and saved is None and dist.main:
         print(
             f"resume: no checkpoint {ckpt_path} to continue; starting stage {config.stage} from step 0",
             file=sys.stderr,
         )
-    run = _Stage(config, data, device, init_net)
+    run = StageRun(config, data, device, init_net, dist)
     start, elapsed = 0, 0.0
     if saved is not None:
         run.load(saved, ckpt_path)
         start, elapsed = int(saved["step"]), float(saved["elapsed_s"])
-    log = StepLog(log_path, resume_step=start if saved is not None else None, tag=f"stage{config.stage}")
-    last_saved = start if saved is not None else None
+    log: StepLog | _NoLog = _NoLog()
+    if dist.main:
+        log = StepLog(log_path, resume_step=start if saved is not None else None, tag=f"stage{config.stage}")
+    paths = (ckpt_path, log_path, result_path)
+    return _loop(config, run, dist, log, start, elapsed, paths, progress, callback)
+
+
+def _loop(
+    config: TrainConfig,
+    run: StageRun,
+    dist: Distributed,
+    log: StepLog | _NoLog,
+    start: int,
+    elapsed: float,
+    paths: tuple[Path, Path, Path],
+    progress: bool,
+    callback: StepCallback | None,
+) -> TrainResult:
+    ckpt_path, log_path, result_path = paths
+    last_saved = start if start > 0 else None
+    step, last, recent, pending = start, {}, [], []
+    nan_speed = dict.fromkeys(SPEED_COLUMNS, math.nan)
+    bar = _progress_bar(config, start, progress and dist.main)
+    guard = InterruptGuard()
+    t0 = time.perf_counter()
+    mark = (t0, start)  # time and step of the last speed measurement
 
     def save(at: int) -> None:
         nonlocal last_saved
         log.flush()
         run.check_weights(at)
-        save_atomic(run.state(at, elapsed + time.perf_counter() - t0), ckpt_path)
+        state = run.state(at, elapsed + time.perf_counter() - t0)
+        if dist.main:
+            save_atomic(state, ckpt_path)
+        dist.barrier()
         last_saved = at
-
-    def advice() -> str:
-        lower = f"{config.lr / 10:g}"
-        if last_saved is None:
-            return (
-                f" No checkpoint was written yet (the first is due at step {config.checkpoint_every}): run "
-                f"again with a lower learning rate, e.g. --set lr={lower} (lr={lower})."
-            )
-        return (
-            f" The last good checkpoint {ckpt_path} (step {last_saved}) is kept: continue it with a lower "
-            f"learning rate, e.g. --resume --set lr={lower} (resume=True, lr={lower})."
-        )
-
-    step, last, recent = start, {}, deque(maxlen=config.log_every)
-    bar = tqdm(
-        total=config.steps, initial=start, desc=f"stage {config.stage}", unit="step", disable=not progress
-    )
-    guard = InterruptGuard()
-    t0 = time.perf_counter()
 
     def save_current() -> int:
         save(step)
         return step
 
+    def speed() -> dict[str, float]:
+        nonlocal mark
+        now = time.perf_counter()
+        rate = (step - mark[1]) / max(now - mark[0], 1e-9)
+        mark = (now, step)
+        return {
+            "steps_per_s": rate,
+            "images_per_s": rate * config.batch_size,
+            "peak_mem_mb": peak_memory_mb(run.device),
+        }
+
+    def record(rows: list[dict[str, float]], first: int, timed: dict[str, float] | None) -> None:
+        nonlocal last
+        for i, row in enumerate(rows):
+            at = first + i
+            show = at % config.log_every == 0 or at == config.steps
+            log.add(at, {**row, **(timed if timed is not None and show else nan_speed)}, scalars=show)
+            recent.append(row["loss"])
+            last = row
+            if callback is not None:
+                callback(at, row)
+        del recent[: -config.log_every]
+
+    def advice() -> str:
+        return lower_lr_advice(config.lr, last_saved, ckpt_path)
+
     with stopping(bar, log, guard, save_current, ckpt_path, advice), guard:
         while step < config.steps:
-            last = run.step()
+            values, rows, stop = run.step(stop=guard.pending)
             step += 1
-            recent.append(last["loss"])
-            show = step % config.log_every == 0 or step == config.steps
-            log.add(step, last, scalars=show)
             bar.update(1)
+            show = step % config.log_every == 0 or step == config.steps
+            checkpoint = step % config.checkpoint_every == 0 and step < config.steps
+            if rows is None:
+                pending.append(values)
+                if not (show or checkpoint):
+                    continue
+                rows, stop = run.collect(pending, guard.pending, applied=True)
+                pending.clear()
+            timed = speed() if show else None
+            record(rows, step - len(rows) + 1, timed)
             if show:
                 mean = sum(recent) / len(recent)
-                bar.set_postfix_str(f"loss (mean of last {len(recent)} steps) {mean:.4g}", refresh=False)
+                bar.set_postfix_str(
+                    f"loss (mean of last {len(recent)} steps) {mean:.4g}, {timed['images_per_s']:.3g} img/s",
+                    refresh=False,
+                )
                 log.flush()
-            if step % config.checkpoint_every == 0 and step < config.steps:
+            if checkpoint:
                 save(step)
-            if callback is not None:
-                callback(step, last)
-            guard.check()
+            if stop or (not dist.active and guard.pending):  # the ranks stop together, at a sync point
+                guard.pending = False
+                raise KeyboardInterrupt
         save(step)
     seconds = time.perf_counter() - t0
     bar.close()
     log.close()
-    save_atomic(run.result(step), result_path)
+    if dist.main:
+        save_atomic(run.result(step), result_path)
+    dist.barrier()
     run.ema.module.eval()
+    rate = (step - start) / max(seconds, 1e-9)
     return TrainResult(
         stage=config.stage,
         step=step,
-        out_dir=out_dir,
+        out_dir=ckpt_path.parent,
         result_path=result_path,
         checkpoint_path=ckpt_path,
         log_path=log_path,
@@ -385,7 +318,17 @@ def _train(
         last=last,
         seconds=seconds,
         steps_run=step - start,
+        steps_per_s=rate,
+        images_per_s=rate * config.batch_size,
+        peak_mem_mb=peak_memory_mb(run.device),
     )
+
+
+def _progress_bar(config: TrainConfig, start: int, enabled: bool):
+    from tqdm.auto import tqdm
+
+    desc = f"stage {config.stage}"
+    return tqdm(total=config.steps, initial=start, desc=desc, unit="step", disable=not enabled)
 
 
 def train_both(

@@ -25,7 +25,8 @@ from lzsc.atomic import STALE_SECONDS, append_csv, atomic_open, remove_stale_tem
 from lzsc.checkpoints import CheckpointError, load_fnet, load_official_fnet, read_checkpoint, save_atomic
 from lzsc.data import SyntheticMCSC
 from lzsc.notebooks import KERNELSPEC, check_parameters, notebook_parameters
-from lzsc.training import profile, train, trainer
+from lzsc.training import profile, train
+from lzsc.training.stage import StageRun
 from lzsc.training.trainer import DivergenceError
 
 pytestmark = pytest.mark.usefixtures("one_thread")
@@ -298,17 +299,17 @@ def test_non_finite_weights_are_never_saved(tmp_path, monkeypatch):
     data = SyntheticMCSC(size=16, kind="image", seed=0)
     train(tiny(steps=2), data, tmp_path, progress=False)
     snap = Snapshot(tmp_path / "checkpoint.pt")
-    step = trainer._Stage.step
+    step = StageRun.step
 
-    def poisoned(self) -> dict[str, float]:
-        values = step(self)
+    def poisoned(self, stop=False):
+        out = step(self, stop)
         with torch.no_grad():
             for p in self.fnet.parameters():
                 p.fill_(float("nan"))
-        return values
+        return out
 
-    monkeypatch.setattr(trainer._Stage, "_check_loss", lambda self, value, index: None)
-    monkeypatch.setattr(trainer._Stage, "step", poisoned)
+    monkeypatch.setattr(StageRun, "_check_loss", lambda self, value, index, applied: None)
+    monkeypatch.setattr(StageRun, "step", poisoned)
     with pytest.raises(DivergenceError, match=r"at step 4: non-finite weights.*\(step 2\) is kept"):
         train(tiny(steps=4, checkpoint_every=4), data, tmp_path, resume=True, progress=False)
     snap.unchanged()
