@@ -33,6 +33,7 @@ table is rebuilt from the rows on every call.
 from __future__ import annotations
 
 import csv
+import shlex
 import subprocess
 import sys
 import time
@@ -40,7 +41,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from importlib.util import find_spec
 from pathlib import Path
-from typing import Literal
+from typing import Literal, get_args
 
 import torch
 
@@ -61,6 +62,7 @@ __all__ = [
     "COLUMNS",
     "PROTOCOL",
     "QUICK_PAIRS",
+    "WEIGHTS",
     "ReproduceError",
     "ReproduceResult",
     "Weights",
@@ -71,19 +73,12 @@ __all__ = [
 ]
 
 Weights = Literal["released", "trained"]
+WEIGHTS: tuple[Weights, ...] = get_args(Weights)
 PROTOCOL: ProtocolName = "paper"
 QUICK_PAIRS = 2
 """Pairs per test set that the ``quick`` profile evaluates (the ``paper`` profile: all)."""
-COLUMNS = (
-    "dataset",
-    "metric",
-    "pairs",
-    "paper",
-    "released",
-    "trained",
-    "trained_minus_released",
-    "trained_minus_paper",
-)
+COLUMNS = ("dataset", "metric", "pairs", "paper", "released", "trained",
+           "trained_minus_released", "trained_minus_paper")  # fmt: skip
 """The columns of the comparison CSV."""
 
 
@@ -120,31 +115,12 @@ def torchrun_command(
 ) -> list[str]:
     """The command line that trains both stages in ``nproc`` processes (``lzsc train`` under torchrun)."""
     settings = [part for item in overrides for part in ("--set", item)]
-    return [
-        sys.executable,
-        "-m",
-        "torch.distributed.run",
-        "--standalone",
-        "--nproc_per_node",
-        str(nproc),
-        "-m",
-        "lzsc",
-        "train",
-        "--stage",
-        "both",
-        "--profile",
-        profile_name,
-        "--out",
-        str(train_dir),
-        "--resume",
-        *settings,
-        *([] if progress else ["--no-progress"]),
-    ]
+    return [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", str(nproc),
+            "-m", "lzsc", "train", "--stage", "both", "--profile", profile_name, "--out", str(train_dir),
+            "--resume", *settings, *([] if progress else ["--no-progress"])]  # fmt: skip
 
 
 def _check_nproc(nproc: int, config: TrainConfig, device: torch.device) -> None:
-    if nproc < 1:
-        raise ValueError(f"nproc must be at least 1 (processes), got {nproc}")
     if nproc == 1:
         return
     if config.batch_size % nproc:
@@ -171,13 +147,10 @@ def _resolve(config: TrainConfig) -> torch.device:
         ) from None
 
 
-def _stages(config: TrainConfig) -> tuple[int, ...]:
-    return (2,) if config.skip_stage1 else (1, 2)
-
-
 def _finished(config: TrainConfig, train_dir: Path) -> bool:
-    """Whether every stage's checkpoint holds all its steps and its result exists."""
-    for stage in _stages(config):
+    """Whether every stage's checkpoint holds all its steps (the trainer's resume checks: ValueError for
+    other settings) and its result exists."""
+    for stage in (2,) if config.skip_stage1 else (1, 2):
         folder = train_dir / f"stage{stage}"
         if not (folder / f"stage{stage}.pt").is_file():
             return False
@@ -187,21 +160,19 @@ def _finished(config: TrainConfig, train_dir: Path) -> bool:
     return True
 
 
-def _train(
-    config: TrainConfig, profile_name: Profile, train_dir: Path, nproc: int, overrides: Sequence[str], progress: bool
-) -> bool:
-    """Train both stages unless finished; True when training ran."""
+def _train(config: TrainConfig, train_dir: Path, command: list[str] | None, progress: bool) -> bool:
+    """Train both stages unless finished, in this process or by running ``command`` (torchrun); True
+    when training ran."""
     if _finished(config, train_dir):
         return False
-    if nproc == 1:
+    if command is None:
         train_both(config, out_dir=train_dir, resume=True, progress=progress)
         return True
-    command = torchrun_command(profile_name, train_dir, nproc, overrides, progress)
     done = subprocess.run(command, check=False)
     if done.returncode != 0 or not _finished(config, train_dir):
         raise ReproduceError(
             f"training under torchrun failed (exit status {done.returncode}; its output is above): "
-            f"{' '.join(command)}\nRun reproduce again to continue from the last checkpoint."
+            f"{shlex.join(command)}\nRun reproduce again to continue from the last checkpoint."
         )
     return True
 
@@ -209,42 +180,25 @@ def _train(
 def _evaluate(
     model: torch.nn.Module, out_csv: Path, pairs: int | None, cache: Path, progress: bool
 ) -> dict[str, EvalResult]:
+    """``lzsc evaluate --dataset all --protocol paper [--limit pairs]`` of ``model``, rows in ``out_csv``."""
     scale = "" if pairs is None else f"first {pairs} pairs only"
-    return {
-        name: evaluate(
-            name,
-            model=model,
-            protocol=PROTOCOL,
-            out_csv=out_csv,
-            limit=pairs,
-            cache_dir=cache,
-            progress=progress,
-            scale=scale,
-        )
-        for name in FNET_TEST_SETS
-    }
+    options = {"protocol": PROTOCOL, "limit": pairs, "cache_dir": cache, "progress": progress, "scale": scale}
+    return {name: evaluate(name, model=model, out_csv=out_csv, **options) for name in FNET_TEST_SETS}
 
 
-def comparison_rows(released: dict[str, EvalResult], trained: dict[str, EvalResult]) -> list[dict[str, object]]:
-    """One row per (set, Table I metric) with the columns :data:`COLUMNS` (None where the paper's
-    value is unknown: no reference CSVs)."""
+def comparison_rows(
+    released: dict[str, EvalResult], trained: dict[str, EvalResult]
+) -> list[dict[str, object]]:
+    """One row per (set, Table I metric) with the columns :data:`COLUMNS`; ``paper`` (and the
+    difference to it) is None where the paper's value is unknown (no reference CSVs)."""
     rows: list[dict[str, object]] = []
     for name, ours in trained.items():
         theirs, means = released[name].means(), ours.means()
         for metric in PAPER_METRICS:
-            paper = paper_value(name, metric, FNET, "FNet")
-            rows.append(
-                {
-                    "dataset": name,
-                    "metric": metric,
-                    "pairs": len(ours.rows),
-                    "paper": paper,
-                    "released": theirs[metric],
-                    "trained": means[metric],
-                    "trained_minus_released": means[metric] - theirs[metric],
-                    "trained_minus_paper": None if paper is None else means[metric] - paper,
-                }
-            )
+            paper, new, old = paper_value(name, metric, FNET, "FNet"), means[metric], theirs[metric]
+            to_paper = None if paper is None else new - paper
+            values = (name, metric, len(ours.rows), paper, old, new, new - old, to_paper)
+            rows.append(dict(zip(COLUMNS, values, strict=True)))
     return rows
 
 
@@ -258,17 +212,13 @@ def _markdown(rows: list[dict[str, object]], lines: list[str]) -> str:
     head = ("set (pairs)", "metric", "paper", "released", "trained", "trained - released", "trained - paper")
     table = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for r in rows:
-        cells = (
-            f"{r['dataset']} ({r['pairs']})",
-            str(r["metric"]),
-            _cell(r["paper"], 2),
-            _cell(r["released"], 3),
-            _cell(r["trained"], 3),
-            f"{r['trained_minus_released']:+.3f}",
-            "" if r["trained_minus_paper"] is None else f"{r['trained_minus_paper']:+.3f}",
+        diffs = (
+            "" if r[k] is None else f"{r[k]:+.3f}" for k in ("trained_minus_released", "trained_minus_paper")
         )
-        table.append("| " + " | ".join(cells) + " |")
-    return "\n\n".join(["\n".join(lines), "\n".join(table)]) + "\n"
+        cells = (f"{r['dataset']} ({r['pairs']})", r["metric"], _cell(r["paper"], 2), _cell(r["released"], 3),
+                 _cell(r["trained"], 3), *diffs)  # fmt: skip
+        table.append("| " + " | ".join(map(str, cells)) + " |")
+    return "\n".join(lines) + "\n\n" + "\n".join(table) + "\n"
 
 
 def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
@@ -278,9 +228,10 @@ def _write_csv(path: Path, rows: list[dict[str, object]]) -> None:
         writer.writerows({k: _cell(r[k], 6) for k in COLUMNS} for r in rows)
 
 
-def _scale_lines(
+def _header(
     config: TrainConfig, profile_name: Profile, pairs: int | None, device: torch.device, nproc: int
 ) -> list[str]:
+    """The markdown's lines above the table: the run's scale, the protocol, what the columns are."""
     settings = config.to_dict()
     gpu = f" ({torch.cuda.get_device_name(device)})" if device.type == "cuda" else ""
     subset = "every pair of each test set" if pairs is None else f"the first {pairs} pair(s) of each test set"
@@ -289,11 +240,11 @@ def _scale_lines(
         "",
         f"Scale: profile `{profile_name}`, {config.steps} steps per stage (batch {config.batch_size} of "
         f"{config.patch}x{config.patch} crops of {config.data}, K = {settings['n_filters']} filters of "
-        f"{settings['kernel_size']}x{settings['kernel_size']}, {settings['n_iter']} iterations), "
-        f"{subset}, device {device}{gpu} x {nproc} process(es).",
+        f"{settings['kernel_size']}x{settings['kernel_size']}, {settings['n_iter']} iterations), {subset}, "
+        f"device {device}{gpu} x {nproc} process(es).",
         f"Protocol `{PROTOCOL}`: {get_protocol(PROTOCOL).describe()}.",
-        f"paper: {FNET} in {TABLE_NAMES['FNet']}; released: the authors' weights; trained: this run's "
-        "stage-II FNet (EMA). CE: lower is better; the other metrics: higher is better.",
+        f"Columns: paper, {FNET} in {TABLE_NAMES['FNet']}; released, the authors' weights; trained, this "
+        "run's stage-II FNet (EMA weights). CE: lower is better; the other metrics: higher is better.",
     ]
     if pairs is not None:
         lines.append(f"**Reduced scale**: means over {pairs} pair(s) per set, not the paper's test sets.")
@@ -318,40 +269,46 @@ def reproduce(
     the device, and torchrun for ``nproc > 1`` (:class:`ReproduceError`, as for a failed training).
     """
     start = time.perf_counter()
+    if nproc < 1:
+        raise ValueError(f"nproc must be at least 1 (processes), got {nproc}")
+    if pairs is not None and pairs < 1:
+        raise ValueError(f"pairs must be at least 1 (per test set), got {pairs}")
     profile_name = check_profile(profile_name)
     config = apply_overrides(profile(profile_name), overrides)
     device = _resolve(config)
     _check_nproc(nproc, config, device)
-    if pairs is None and profile_name == "quick":
-        pairs = QUICK_PAIRS
-    if pairs is not None and pairs < 1:
-        raise ValueError(f"pairs must be at least 1 (per test set), got {pairs}")
     require_data_root()
     for name in FNET_TEST_SETS:
         dataset_dirs(name, "test")
     official_checkpoint()
+    if pairs is None and profile_name == "quick":
+        pairs = QUICK_PAIRS
     out = Path(out) if out is not None else Path("runs") / profile_name
     full_scale = pairs is None and not overrides
     results = Path(results) if results is not None else default_results_dir(profile_name, out, full_scale)
     train_dir = out / "train"
-    trained_now = _train(config, profile_name, train_dir, nproc, overrides, progress)
+    command = torchrun_command(profile_name, train_dir, nproc, overrides, progress) if nproc > 1 else None
+    trained_now = _train(config, train_dir, command, progress)
     weights = train_dir / "stage2" / "stage2.pt"
-    cache = out / "fused"
     with torch_threads(config.threads):
         evals = {
             which: _evaluate(
                 load_method("fnet", weights if which == "trained" else "official", str(device)),
                 out / f"eval_{which}_{PROTOCOL}.csv",
                 pairs,
-                cache,
+                out / "fused",
                 progress,
             )
-            for which in ("released", "trained")
+            for which in WEIGHTS
         }
     rows = comparison_rows(evals["released"], evals["trained"])
-    tags = {which: next(iter(evals[which].values())).model for which in evals}
-    lines = _scale_lines(config, profile_name, pairs, device, nproc)
-    lines.append(f"Weights: trained `{weights}` (hash {tags['trained']}), released (hash {tags['released']}).")
+    tags = {which: next(iter(evals[which].values())).model for which in WEIGHTS}
+    lines = _header(config, profile_name, pairs, device, nproc)
+    lines.append(
+        f"Weights: trained `{weights}` (hash {tags['trained']}); released (hash {tags['released']})."
+    )
+    if all(r["paper"] is None for r in rows):
+        lines.append("The paper's numbers are missing here: no reference CSVs (see lzsc.reference).")
     table_csv = results / f"reproduce_{profile_name}.csv"
     table_md = table_csv.with_suffix(".md")
     _write_csv(table_csv, rows)
