@@ -35,10 +35,11 @@ from pathlib import Path
 from typing import Any
 
 import torch
+from PIL import Image
 
 from lzsc.atomic import append_csv
-from lzsc.checkpoints import load_official_fnet
-from lzsc.data import SyntheticMCSC, training_dataset
+from lzsc.checkpoints import CheckpointError, load_official_fnet
+from lzsc.data import DevicePairs, SyntheticMCSC, training_dataset
 from lzsc.flops import flop_counter
 from lzsc.fusion import fuse
 from lzsc.models import FNet
@@ -55,7 +56,12 @@ PAPER_STEPS = profile("paper").steps
 
 
 def commit() -> str:
-    done = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True)
+    try:
+        done = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True, text=True
+        )
+    except OSError:
+        return ""
     return done.stdout.strip()
 
 
@@ -88,7 +94,7 @@ def fnet_for(device: torch.device) -> tuple[FNet, str]:
     """The released FNet when $LZSC_DATA holds it, else a seeded random paper-size FNet."""
     try:
         return load_official_fnet().to(device).eval(), "released weights"
-    except (FileNotFoundError, OSError, ValueError):
+    except (FileNotFoundError, OSError, ValueError, CheckpointError):
         torch.manual_seed(0)
         return FNet(profile("paper").fnet_config()).to(device).eval(), "random weights (no $LZSC_DATA)"
 
@@ -141,13 +147,16 @@ def equality_rows(report: Report, device: torch.device) -> None:
     a, b = crops(4, 128)
     with torch.no_grad():
         reference = cpu_net(a, b)
-    gpu_net = cpu_net.to(device)
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
-    with torch.no_grad():
-        fp32 = gpu_net(a.to(device), b.to(device)).cpu()
-        with torch.autocast("cuda", dtype=torch.bfloat16):
-            bf16 = gpu_net(a.to(device), b.to(device)).float().cpu()
+    gpu_net = cpu_net.to(device)  # moves the module itself: the reference is already computed
+    flags = torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32
+    torch.backends.cudnn.allow_tf32 = torch.backends.cuda.matmul.allow_tf32 = False
+    try:
+        with torch.no_grad():
+            fp32 = gpu_net(a.to(device), b.to(device)).cpu()
+            with torch.autocast("cuda", dtype=torch.bfloat16):
+                bf16 = gpu_net(a.to(device), b.to(device)).float().cpu()
+    finally:
+        torch.backends.cudnn.allow_tf32, torch.backends.cuda.matmul.allow_tf32 = flags
     err32 = (fp32 - reference).abs().max().item()
     err16 = (bf16 - reference).abs()
     report.add(
@@ -172,38 +181,79 @@ def fusion_rows(report: Report, device: torch.device, size: int, repeats: int) -
         report.add(f"fuse_{size}_{precision}", seconds * 1e3, "ms", note=source)
 
 
-def step_rows(report: Report, device: torch.device, batch: int, patch: int, repeats: int) -> None:
+def pair_source(folder: Path) -> tuple[str, str]:
+    """Training pairs for the timings: MSRS when $LZSC_DATA holds it, else 64 synthetic 320x320 pairs
+    written as PNGs into ``folder`` (so that the device loader runs either way). (name or path, label)."""
+    root = data_root()
+    if root is not None and (root / "train" / "MSRS").is_dir():
+        return "MSRS", "MSRS"
+    batch = SyntheticMCSC(size=320, kind="image", seed=5).sample_batch(64, torch.Generator().manual_seed(5))
+    for sub, key in (("ir", "a"), ("vi", "b")):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+        for i, image in enumerate(batch[key]):
+            grey = (image[0].clamp(0, 1) * 255).round().to(torch.uint8).numpy()
+            Image.fromarray(grey).save(folder / sub / f"{i:03d}.png")
+    return str(folder), "64 synthetic 320x320 pairs"
+
+
+def loader_rows(report: Report, device: torch.device, source: str, **changes: Any) -> None:
+    """The device loader cuts the host loader's crops, bitwise; steps between log steps never sync."""
+    config = profile("paper", stage=2, device=str(device), log_every=1000, checkpoint_every=1000, **changes)
+    pairs = training_dataset(source, patch=config.patch)
+    host = pairs.sample_batch(16, torch.Generator().manual_seed(1))
+    dev = DevicePairs(pairs, device).sample_batch(16, torch.Generator().manual_seed(1))
+    same = torch.equal(host["a"], dev["a"].cpu()) and torch.equal(host["b"], dev["b"].cpu())
+    crops = f"16 crops of {config.patch}^2"
+    report.add("device_crops_equal_host", str(same), "", "pass" if same else "FAIL", crops)
+    run = StageRun(config, pairs, device, None, Distributed())
+    run.step()  # the first chunk of crop rows, cuDNN's autotuning
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        for _ in range(20):
+            run.step()
+        status, note = "pass", "20 stage-II steps under torch.cuda.set_sync_debug_mode('error')"
+    except RuntimeError as err:
+        status, note = "FAIL", f"a step synchronised: {str(err).splitlines()[0]}"
+    finally:
+        torch.cuda.set_sync_debug_mode(0)
+    report.add("no_host_sync_per_step", "yes" if status == "pass" else "no", "", status, note)
+
+
+def step_rows(
+    report: Report, device: torch.device, source: str, label: str, repeats: int, **changes: Any
+) -> None:
     for stage in (1, 2):
-        config = profile(
-            "paper", stage=stage, device=str(device), batch_size=batch, patch=patch, data="synthetic"
-        )
-        run = StageRun(config, SyntheticMCSC(size=patch, kind="image"), device, None, Distributed())
+        config = profile("paper", stage=stage, device=str(device), **changes)
+        pairs = training_dataset(source, patch=config.patch)
+        run = StageRun(config, pairs, device, None, Distributed())
         seconds = timed(run.step, device, repeats)
-        report.add(
-            f"step_stage{stage}", seconds * 1e3, "ms", note=f"batch {batch} x {patch}^2, synthetic in memory"
-        )
+        note = f"batch {config.batch_size} x {config.patch}^2 from {label}, loader {config.loader}"
+        report.add(f"step_stage{stage}", seconds * 1e3, "ms", note=note)
 
 
 def training_rows(
-    report: Report, device: torch.device, steps: int, flops: dict[int, float], **changes: Any
+    report: Report,
+    device: torch.device,
+    steps: int,
+    flops: dict[int, float],
+    source: tuple[str, str],
+    **changes: Any,
 ) -> None:
     """Real training through ``train``: stage I ``steps`` steps, stage II ``steps // 2`` from it."""
-    has_msrs = data_root() is not None and (data_root() / "train" / "MSRS").is_dir()
-    data = "MSRS" if has_msrs else "synthetic"
+    data, label = source
     rates = {}
     with tempfile.TemporaryDirectory() as tmp:
         init = None
         for stage, count in ((1, steps), (2, max(steps // 2, 1))):
             config = profile("paper", stage=stage, steps=count, device=str(device), data=data, **changes)
-            dataset = training_dataset(data, patch=config.patch) if has_msrs else None
             t0 = time.perf_counter()
-            result = train(config, dataset, Path(tmp) / f"stage{stage}", init=init, progress=False)
+            result = train(config, None, Path(tmp) / f"stage{stage}", init=init, progress=False)
             wall = time.perf_counter() - t0
             init = result.result_path
             rates[stage] = result.steps_per_s
-            note = (
-                f"{count} steps on {data}, {config.batch_size} x {config.patch}^2; {wall:.1f} s with start-up"
-            )
+            size = f"{config.batch_size} x {config.patch}^2"
+            note = f"{count} steps on {label}, {size}; {wall:.1f} s with start-up"
             report.add(f"train_stage{stage}_steps_per_s", result.steps_per_s, "steps/s", note=note)
             report.add(f"train_stage{stage}_peak_mem", result.peak_mem_mb, "MiB")
             if device.type == "cuda":
@@ -233,26 +283,31 @@ def main(argv: list[str] | None = None) -> int:
     report = Report(name)
     t0 = time.perf_counter()
     flops = flops_rows(report)
-    if cuda:
-        equality_rows(report, device)
-        fusion_rows(report, device, 320, args.repeats)
-        step_rows(report, device, 16, 128, args.repeats)
-        training_rows(report, device, args.steps, flops)
-    else:
-        why = "no CUDA on this machine"
-        for check in (
-            "forward_fp32_max_abs",
-            "forward_bf16_max_abs",
-            "fuse_320",
-            "step_stage1",
-            "step_stage2",
-        ):
-            report.skip(check, why)
-        report.skip("paper_training_estimate", why)
-        print("  CPU smoke run of the same code at tiny sizes (times mean nothing):", flush=True)
-        fusion_rows(report, device, 64, 2)
-        tiny = {"n_filters": 4, "kernel_size": 3, "n_iter": 1, "batch_size": 4, "patch": 32, "bf16": False}
-        training_rows(report, device, min(args.steps, 6), flops, **tiny)
+    with tempfile.TemporaryDirectory() as tmp:
+        source = pair_source(Path(tmp))
+        if cuda:
+            equality_rows(report, device)
+            loader_rows(report, device, source[0])
+            fusion_rows(report, device, 320, args.repeats)
+            step_rows(report, device, *source, args.repeats)
+            training_rows(report, device, args.steps, flops, source)
+        else:
+            why = "no CUDA on this machine"
+            skipped = ("forward_fp32_max_abs", "forward_bf16_max_abs", "device_crops_equal_host")
+            for check in (*skipped, "no_host_sync_per_step", "fuse_320", "step_stage1", "step_stage2"):
+                report.skip(check, why)
+            report.skip("paper_training_estimate", why)
+            print("  CPU smoke run of the same code at tiny sizes (times mean nothing):", flush=True)
+            fusion_rows(report, device, 64, 2)
+            tiny = {
+                "n_filters": 4,
+                "kernel_size": 3,
+                "n_iter": 1,
+                "batch_size": 4,
+                "patch": 32,
+                "bf16": False,
+            }
+            training_rows(report, device, min(args.steps, 6), flops, source, **tiny)
     report.add("gpu_check_seconds", time.perf_counter() - t0, "s")
     append_csv(args.out, report.rows)
     print(f"wrote {len(report.rows)} rows to {args.out}")

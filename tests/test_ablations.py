@@ -265,3 +265,12 @@ def test_run_study_trains_every_seed(tmp_path, monkeypatch) -> None:
     assert "seeds 0, 1," in study.scale
     with pytest.raises(ValueError, match="at least one seed"):
         run_study(["AE4"], scale, seeds=(), out_dir=tmp_path)
+
+
+@pytest.mark.parametrize("scale", ["ci", "cpu"])
+def test_cpu_scales_train_in_float32_on_the_host_path(scale):
+    """The paper profile's GPU settings (bf16 autocast, device loader, deferred checks) stay off on CPU."""
+    config = SCALES[scale].config()
+    assert (config.device, config.bf16, config.loader, config.host_sync) == ("cpu", False, "host", "step")
+    assert SCALES["paper"].config().bf16, "the paper scale keeps the profile's GPU path"
+    assert SCALES[scale].config(bf16=True).bf16, "an explicit override still wins"

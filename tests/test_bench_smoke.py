@@ -128,3 +128,25 @@ def test_gpu_check_runs_on_cpu_with_the_cuda_parts_skipped(tmp_path: Path) -> No
             assert rows[check]["note"] == "no CUDA on this machine"
         assert float(rows["train_stage1_steps_per_s"]["value"]) > 0
         assert float(rows["train_stage2_peak_mem"]["value"]) > 0
+
+
+def test_gpu_check_cuda_parts_run_on_cpu_with_cuda_calls_stubbed(tmp_path: Path, monkeypatch) -> None:
+    """The CUDA-only functions of gpu_check.py, run on the CPU at tiny sizes (their CUDA calls stubbed),
+    so that their own code is exercised before a GPU ever runs it."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("gpu_check", BENCH / "gpu_check.py")
+    gpu_check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(gpu_check)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda *a: None)
+    monkeypatch.setattr(torch.cuda, "set_sync_debug_mode", lambda *a: None)
+    report = gpu_check.Report("cpu")
+    source, label = gpu_check.pair_source(tmp_path)
+    tiny = {"n_filters": 4, "kernel_size": 3, "n_iter": 1, "batch_size": 4, "patch": 32, "bf16": False}
+    gpu_check.loader_rows(report, torch.device("cpu"), source, **tiny)
+    gpu_check.step_rows(report, torch.device("cpu"), source, label, 1, **tiny)
+    rows = {r["check"]: r for r in report.rows}
+    assert rows["device_crops_equal_host"]["status"] == "pass"
+    assert rows["no_host_sync_per_step"]["status"] == "pass"
+    assert float(rows["step_stage1"]["value"]) > 0
+    assert "loader device" in rows["step_stage2"]["note"]

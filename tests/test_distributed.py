@@ -16,10 +16,11 @@ import sys
 import time
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 import torch.distributed as dist
-from helpers import write_pairs
+from PIL import Image
 
 from lzsc.checkpoints import read_checkpoint
 from lzsc.training import profile, train, train_both
@@ -45,8 +46,18 @@ TOLERANCE = {"rtol": 1e-4, "atol": 1e-6}
 
 @pytest.fixture(scope="module")
 def data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Pairs whose contrast differs from pair to pair, with B independent of A: stage II's SSIM weight
+    w_A (a mean over the whole batch) then differs between the ranks' halves, so a run that used each
+    half's own w_A instead of the global one would not match."""
     root = tmp_path_factory.mktemp("pairs")
-    write_pairs(root, [f"{i}.png" for i in range(5)], size=(30, 37))
+    rng = np.random.default_rng(0)
+    for sub in ("ir", "vi"):
+        (root / sub).mkdir()
+    for i in range(5):
+        a = rng.integers(0, 30 + 55 * i, size=(30, 37), dtype=np.uint8)
+        b = rng.integers(0, 255 - 50 * i, size=(30, 37), dtype=np.uint8)
+        Image.fromarray(a).save(root / "ir" / f"{i}.png")
+        Image.fromarray(b).save(root / "vi" / f"{i}.png")
     return root
 
 

@@ -191,3 +191,31 @@ class TestReconstructionLoss:
         assert torch.autograd.gradcheck(
             lambda p, q: reconstruction_loss(p, q, a, b).total, (x, y), fast_mode=True
         )
+
+
+class TestKernelsBuiltOnce:
+    """Stage I's gradient is kornia's, bitwise, with its kernel built once per device and dtype (a kernel
+    built from Python numbers at every step would synchronise every GPU step)."""
+
+    @pytest.mark.parametrize("dtype", [torch.float32, torch.float64])
+    def test_spatial_gradient_is_kornias(self, dtype):
+        import kornia
+
+        from lzsc.training.losses import spatial_gradient
+
+        x = torch.rand(3, 2, 17, 23, dtype=dtype)
+        assert torch.equal(spatial_gradient(x), kornia.filters.spatial_gradient(x, "sobel", normalized=True))
+
+    def test_kernels_are_reused(self):
+        from lzsc.training.losses import _kernels, sobel_magnitude, spatial_gradient
+
+        x = torch.rand(2, 1, 9, 9)
+        sobel_magnitude(x)
+        spatial_gradient(x)
+        before = _kernels.cache_info()
+        sobel_magnitude(x)
+        spatial_gradient(x)
+        after = _kernels.cache_info()
+        assert after.misses == before.misses
+        assert after.hits == before.hits + 2
+        assert not any(k.requires_grad for k in _kernels(x.device, x.dtype))

@@ -186,7 +186,7 @@ class TestAtomicCheckpoint:
         with pytest.raises(OSError, match="disk full"):
             train(tiny(steps=4, checkpoint_every=2), data, tmp_path, progress=False)
         assert read_checkpoint(tmp_path / "checkpoint.pt")["step"] == 2
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "log.csv"]
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["checkpoint.pt", "log.csv", "speed.csv"]
 
 
 class TestEMAAndProfiles:

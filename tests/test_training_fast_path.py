@@ -17,7 +17,7 @@ from lzsc.checkpoints import read_checkpoint
 from lzsc.training import profile, train
 from lzsc.training.log import read_log
 from lzsc.training.state import DivergenceError
-from lzsc.training.trainer import SPEED_COLUMNS
+from lzsc.training.trainer import SPEED_COLUMNS, SPEED_NAME
 
 TINY = {
     "n_filters": 4,
@@ -80,18 +80,21 @@ def test_switching_loader_on_resume_continues_the_run(tmp_path: Path, data_dir: 
     assert_same_state(weights(resumed), weights(straight))
 
 
-def test_the_log_has_speed_at_log_steps(tmp_path: Path, data_dir: Path) -> None:
+def test_speed_is_logged_at_log_steps(tmp_path: Path, data_dir: Path) -> None:
     result = train(tiny(data_dir, steps=9, host_sync="log"), out_dir=tmp_path, progress=False)
-    rows = read_log(result.log_path)
-    assert [int(r["step"]) for r in rows] == list(range(1, 10))
-    for row in rows:
-        logged = row["step"] % 4 == 0 or row["step"] == 9
-        for column in SPEED_COLUMNS:
-            assert math.isfinite(row[column]) == logged, (row["step"], column)
-    assert rows[3]["images_per_s"] == pytest.approx(4 * rows[3]["steps_per_s"])
-    assert rows[3]["peak_mem_mb"] > 10  # the process's peak resident memory on CPU
+    assert [int(r["step"]) for r in read_log(result.log_path)] == list(range(1, 10))
+    assert set(read_log(result.log_path)[0]) == {"step", *result.last}, "losses only in log.csv"
+    speed = read_log(tmp_path / SPEED_NAME)
+    assert [int(r["step"]) for r in speed] == [4, 8, 9]
+    for row in speed:
+        assert set(row) == {"step", *SPEED_COLUMNS}
+        assert all(math.isfinite(row[c]) and row[c] > 0 for c in SPEED_COLUMNS)
+        assert row["images_per_s"] == pytest.approx(4 * row["steps_per_s"])
+    assert speed[0]["peak_mem_mb"] > 10  # the process's peak resident memory on CPU
     assert result.images_per_s == pytest.approx(4 * result.steps_per_s)
-    assert result.steps_per_s > 0
+    resumed = train(tiny(data_dir, steps=13, host_sync="log"), out_dir=tmp_path, resume=True, progress=False)
+    assert [int(r["step"]) for r in read_log(tmp_path / SPEED_NAME)] == [4, 8, 9, 12, 13]
+    assert resumed.steps_run == 4
 
 
 class _Exploding:
@@ -145,3 +148,17 @@ def test_a_compiled_model_trains_the_same_run(tmp_path: Path, data_dir: Path) ->
     mine, theirs = weights(compiled), weights(plain)
     for key in ("model", "ifnet", "ema"):
         torch.testing.assert_close(mine[key], theirs[key], rtol=1e-5, atol=1e-7)
+
+
+@pytest.mark.parametrize(("extra", "bf16"), [([], False), (["--set", "bf16=true"], True)])
+def test_the_paper_profile_moved_to_cpu_takes_the_cpu_path(
+    tmp_path: Path, data_dir: Path, extra: list[str], bf16: bool
+) -> None:
+    from lzsc.cli import main
+
+    tiny_paper = ["patch=16", "batch_size=2", "n_filters=4", "kernel_size=3", "n_iter=1", "threads=1"]
+    args = ["train", "--stage", "1", "--profile", "paper", "--device", "cpu", "--steps", "1", "--no-progress"]
+    args += ["--data", str(data_dir), "--out", str(tmp_path), *[x for s in tiny_paper for x in ("--set", s)]]
+    assert main(args + extra) == 0
+    saved = read_checkpoint(tmp_path / "checkpoint.pt")["config"]
+    assert (saved["bf16"], saved["loader"], saved["host_sync"]) == (bf16, "host", "step")

@@ -81,6 +81,11 @@ def _training_data(config: TrainConfig) -> Any:
     return _DATA_CACHE[key]
 
 
+_KEYED_WHEN_SET = {"loader": "host", "host_sync": "step", "compile_model": False}
+"""Settings added after the first runs were keyed: they enter a run's key only away from these
+defaults, so that the folders of earlier runs keep their names."""
+
+
 def _identity(
     name: str, scale: AblationScale, out_dir: str | Path, overrides: dict[str, Any]
 ) -> tuple[TrainConfig, bool, dict[str, Any], Path]:
@@ -89,7 +94,10 @@ def _identity(
     synthetic = data_root() is None
     if synthetic and config.data != "synthetic":
         config = replace(config, data="synthetic")
-    raw = {"config": config.to_dict(), "scale": dataclasses.asdict(scale), "synthetic": synthetic}
+    settings = {
+        k: v for k, v in config.to_dict().items() if k not in _KEYED_WHEN_SET or _KEYED_WHEN_SET[k] != v
+    }
+    raw = {"config": settings, "scale": dataclasses.asdict(scale), "synthetic": synthetic}
     text = json.dumps(raw, sort_keys=True)
     stamp, key = json.loads(text), hashlib.sha256(text.encode()).hexdigest()[:8]
     return config, synthetic, stamp, Path(out_dir) / scale.name / f"{name}-{key}"

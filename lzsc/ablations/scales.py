@@ -15,7 +15,7 @@ from ..datasets import FNET_TEST_SETS
 from ..profiles import Profile
 from ..protocols import ProtocolName
 from ..training import TrainConfig, profile
-from ..training.profiles import SETTINGS
+from ..training.profiles import CPU_PATH, SETTINGS
 
 __all__ = ["SCALES", "AblationScale"]
 
@@ -39,8 +39,10 @@ class AblationScale:
     synthetic_size: int = 128
 
     def config(self, **overrides: Any) -> TrainConfig:
-        """The baseline :class:`TrainConfig` of this scale (keyword overrides win)."""
-        return profile(self.profile, **{**self.train, **overrides})
+        """The baseline :class:`TrainConfig` of this scale (keyword overrides win). A scale that trains on
+        the CPU drops the profile's GPU settings (:data:`CPU_PATH`: float32, host loader, per-step checks)."""
+        cpu = CPU_PATH if {**self.train, **overrides}.get("device") == "cpu" else {}
+        return profile(self.profile, **{**cpu, **self.train, **overrides})
 
     def with_(self, **changes: Any) -> AblationScale:
         """A copy with ``changes``; training settings (:data:`~lzsc.training.profiles.SETTINGS`) go into

@@ -102,7 +102,7 @@ def register(subparsers: argparse._SubParsersAction) -> None:
 
 
 def _config(args: argparse.Namespace):
-    from ..training.profiles import apply_overrides, profile
+    from ..training.profiles import CPU_PATH, apply_overrides, profile
 
     config = apply_overrides(profile(args.profile), args.overrides)
     changes = {}
@@ -110,6 +110,9 @@ def _config(args: argparse.Namespace):
         changes["steps"] = args.steps
     if args.device is not None:
         changes["device"] = args.device
+    if args.device == "cpu":  # the CPU's path for a GPU profile, but what --set gave explicitly
+        given = {item.partition("=")[0].strip() for item in args.overrides}
+        changes.update({k: v for k, v in CPU_PATH.items() if k not in given})
     if args.backend is not None:
         changes["backend"] = args.backend
     if args.data is not None:
@@ -231,6 +234,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         config = _config(args)
         dist = context(resolve_device(config.device).type)
+        dist.shard(config.batch_size)  # a batch that does not split over the ranks fails before any work
     except (RuntimeError, ValueError) as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

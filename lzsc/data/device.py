@@ -20,6 +20,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 from torch import Tensor
 
@@ -57,6 +58,9 @@ class DevicePairs:
         if not self.augment:
             rows, cols = rows[:1].expand(8, -1, -1), cols[:1].expand(8, -1, -1)
         self.rows, self.cols = rows.to(self.device), cols.to(self.device)
+        # grey level -> [0, 1] as the host loader computes it (numpy's correctly rounded x / 255); CUDA's
+        # division by a scalar multiplies by 1/255, which differs in the last bit for 126 of 256 levels
+        self.levels = torch.from_numpy(np.arange(256, dtype=np.float32) / np.float32(255.0)).to(self.device)
 
     def __len__(self) -> int:
         return len(self.sizes)
@@ -76,8 +80,8 @@ class DevicePairs:
         r = top[:, None, None] + self.rows[k]
         c = left[:, None, None] + self.cols[k]
         i = index[:, None, None]
-        a = self.images[i, 0, r, c][:, None].float() / 255.0
-        b = self.images[i, 1, r, c][:, None].float() / 255.0
+        a = self.levels[self.images[i, 0, r, c][:, None].long()]
+        b = self.levels[self.images[i, 1, r, c][:, None].long()]
         return {"a": a, "b": b, "index": index}
 
     def sample_batch(

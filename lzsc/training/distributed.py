@@ -12,7 +12,9 @@ the mean of equal-sized slices' means is the batch mean, so the update is the si
 to float32 rounding of the all-reduce. Weights, EMA and generator stay equal on every rank; rank 0
 alone writes the checkpoint (atomically) and the log, and because the checkpoint holds no per-rank
 state it resumes onto any world size. Loss values and the Ctrl-C flag are all-reduced at the host
-synchronisation points, so every rank takes the same decision to stop.
+synchronisation points, so every rank takes the same decision to stop. Each rank reads the
+checkpoint and the training pairs itself: on several machines the output folder must be on a file
+system they share (on one machine it always is).
 Documented in the README ("Training on several GPUs").
 """
 

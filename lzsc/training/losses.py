@@ -21,6 +21,10 @@ kornia is used where it matches the release exactly (stage I's ``SpatialGradient
 stage II: ``kornia.filters.spatial_gradient`` / ``sobel`` pad by replicating the border and
 ``kornia.metrics.ssim`` pads by reflection, while the release pads with zeros. Both are therefore
 written here with ``F.conv2d`` (the interiors agree with kornia; tests/test_losses.py checks it).
+Every convolution kernel is built once per device and dtype (:func:`_kernels`), never per step: built
+from Python numbers on a GPU, a kernel is a blocking host-to-device copy, which would synchronise
+every training step (``kornia.filters.spatial_gradient`` builds its kernel at every call, so stage I
+applies kornia's normalised Sobel kernel with kornia's own padding and convolution, bitwise equal).
 
 The weights are arguments, so the ablations AE13-AE15 (drop L_int, L_grad or the SSIM term) are a
 configuration: set the weight to 0. Introduced in ``notebooks/06_train_stage1.ipynb`` (eq. 25) and
@@ -29,13 +33,15 @@ configuration: set the weight to 0. Introduced in ``notebooks/06_train_stage1.ip
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import torch
 import torch.nn.functional as F
-from kornia.filters import spatial_gradient
+from kornia.filters import get_spatial_gradient_kernel2d
+from kornia.filters.kernels import normalize_kernel2d
 from torch import Tensor, nn
 
 __all__ = [
@@ -102,10 +108,19 @@ def _check_weights(**weights: float) -> None:
             raise ValueError(f"loss weight {name} must be a finite number >= 0, got {w}")
 
 
+@functools.cache
+def _kernels(device: torch.device, dtype: torch.dtype) -> tuple[Tensor, Tensor]:
+    """(S's unnormalised Sobel pair, kornia's normalised Sobel pair), each (2, 1, 3, 3), on ``device``:
+    built on the CPU and copied once per device and dtype (module docstring)."""
+    kx = torch.tensor(_SOBEL_X, dtype=dtype)
+    plain = torch.stack((kx, kx.t())).unsqueeze(1)
+    normalised = normalize_kernel2d(get_spatial_gradient_kernel2d("sobel", 1, dtype=dtype))[:, None]
+    return plain.to(device), normalised.to(device)
+
+
 def sobel_magnitude(x: Tensor) -> Tensor:
     """S(x) = |Sobel_x * x| + |Sobel_y * x|: unnormalised 3x3 Sobel, zero padding 1 (eq. 26's L_grad)."""
-    kx = torch.tensor(_SOBEL_X, dtype=x.dtype, device=x.device)
-    kernel = torch.stack((kx, kx.t())).unsqueeze(1)
+    kernel = _kernels(x.device, x.dtype)[0]
     g = F.conv2d(x.reshape(-1, 1, *x.shape[-2:]), kernel, padding=1)
     return (g[:, :1].abs() + g[:, 1:].abs()).reshape(x.shape)
 
@@ -211,10 +226,16 @@ def fusion_loss(
     return LossOutput(total, {k: v.detach() for k, v in parts.items()})
 
 
+def spatial_gradient(x: Tensor) -> Tensor:
+    """``kornia.filters.spatial_gradient(x, "sobel", normalized=True)`` (B, C, 2, H, W): kornia's
+    kernel, replicated border and convolution, with the kernel built once per device (module docstring)."""
+    b, c, h, w = x.shape
+    padded = F.pad(x.reshape(b * c, 1, h, w), [1, 1, 1, 1], "replicate")
+    return F.conv2d(padded, _kernels(x.device, x.dtype)[1]).reshape(b, c, 2, h, w)
+
+
 def _spatial_gradient_l1(x: Tensor, y: Tensor) -> Tensor:
-    return F.l1_loss(
-        spatial_gradient(x, mode="sobel", normalized=True), spatial_gradient(y, mode="sobel", normalized=True)
-    )
+    return F.l1_loss(spatial_gradient(x), spatial_gradient(y))
 
 
 def reconstruction_loss(

@@ -37,6 +37,7 @@ from ..unrolled import LZSCConfig
 from ..unrolled.backends import BACKENDS, Backend
 
 __all__ = [
+    "CPU_PATH",
     "MODEL_SETTINGS",
     "PROFILES",
     "RESUMABLE_FIELDS",
@@ -291,6 +292,11 @@ Why these choices:
 - channels_last: about 20% faster on CPU for these convolutions.
 - 2 iterations and K = 12: what fits the time; the paper's ablations (AE9, AE10) change little with N.
 """
+
+CPU_PATH: dict[str, Any] = {"bf16": False, "loader": "host", "host_sync": "step"}
+"""The CPU's training path, which replaces the ``paper`` profile's GPU settings when a run is moved to the
+CPU (``lzsc train --device cpu``, the ablations' CPU scales): float32, the host loader, a loss check
+before every update. Explicit ``--set`` values still win."""
 
 PROFILES: dict[Profile, TrainConfig] = {"quick": QUICK, "paper": PAPER}
 """The training configuration of each profile of :mod:`lzsc.profiles`."""

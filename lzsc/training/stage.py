@@ -152,8 +152,15 @@ class StageRun:
             load_state_dict_strict(self.ifnet, saved["ifnet"], source=f"{path} (ifnet)")
         self.ema.load_state_dict(saved["ema"])
         self.optimizer.load_state_dict(saved["optimizer"])
+        fused = self.device.type == "cuda"
         for group in self.optimizer.param_groups:  # the lr may change on resume (RESUMABLE_FIELDS)
             group["lr"] = self.config.lr
+            group["fused"] = fused  # this device's Adam, not the checkpoint's (fused steps live on the GPU)
+            for param in group["params"]:
+                state = self.optimizer.state.get(param, {})
+                if "step" in state:
+                    where = param.device if fused else torch.device("cpu")
+                    state["step"] = state["step"].to(where, torch.float32)
         restore_rng(saved["rng"], self.generator)
         self.first_loss = saved.get("first_loss")
         self.steps_done = int(saved["step"])

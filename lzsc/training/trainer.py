@@ -10,6 +10,7 @@ weights, the ones the release saves) and trains it alone with
     checkpoint.pt   the full state (weights, IFNet, EMA, Adam, step, config, every RNG): resumable
     stage{1,2}.pt   the result: {"model", "ema", "fnet_config", ...}; lzsc.checkpoints.load_fnet reads it
     log.csv         one row per step with the loss and its parts (plus tensorboard/ when installed)
+    speed.csv       one row per log step: steps/s, images/s, peak memory
 
 A run stopped (Ctrl-C, or killed after a checkpoint) and resumed with ``resume=True`` ends with
 bitwise the same weights on CPU as an uninterrupted run. ``resume=True`` without a checkpoint in
@@ -26,9 +27,9 @@ stage's first loss, stops the run with :class:`DivergenceError` before its updat
 ``host_sync="log"``, the GPU setting, at the next log step, and no checkpoint is written after it),
 and a checkpoint is never written with non-finite weights, so the last checkpoint stays the last good one.
 
-Speed: every ``log_every`` steps the log row also holds ``steps_per_s``, ``images_per_s`` (all ranks)
-and ``peak_mem_mb`` (the CUDA allocator's peak on a GPU, the process's peak resident memory on CPU);
-the other rows hold NaN there. :class:`TrainResult` carries the run's averages.
+Speed: every ``log_every`` steps ``speed.csv`` gets a row of ``steps_per_s``, ``images_per_s`` (all
+ranks; since the previous row) and ``peak_mem_mb`` (the CUDA allocator's peak on a GPU, the process's
+peak resident memory on CPU); :class:`TrainResult` carries the run's averages.
 
 Several processes: under ``torchrun`` (:mod:`.distributed`) each rank computes its slice of every
 batch, DDP averages the gradients, and rank 0 writes the checkpoint, the log and the result.
@@ -64,6 +65,7 @@ __all__ = [
     "EXPLOSION_FACTOR",
     "LOG_NAME",
     "SPEED_COLUMNS",
+    "SPEED_NAME",
     "DivergenceError",
     "PairDataset",
     "TrainResult",
@@ -74,8 +76,9 @@ __all__ = [
 ]
 
 LOG_NAME = "log.csv"
+SPEED_NAME = "speed.csv"
 SPEED_COLUMNS = ("steps_per_s", "images_per_s", "peak_mem_mb")
-"""The log's speed columns, filled every ``log_every`` steps (NaN in the other rows)."""
+"""The columns of ``speed.csv`` after ``step`` (one row every ``log_every`` steps)."""
 
 StepCallback = Callable[[int, dict[str, float]], None]
 
@@ -204,18 +207,23 @@ def _train(
     if saved is not None:
         run.load(saved, ckpt_path)
         start, elapsed = int(saved["step"]), float(saved["elapsed_s"])
-    log: StepLog | _NoLog = _NoLog()
+    logs: tuple[StepLog | _NoLog, StepLog | _NoLog] = (_NoLog(), _NoLog())
     if dist.main:
-        log = StepLog(log_path, resume_step=start if saved is not None else None, tag=f"stage{config.stage}")
+        resume_step, tag = start if saved is not None else None, f"stage{config.stage}"
+        speed_path = out_dir / SPEED_NAME
+        logs = (
+            StepLog(log_path, resume_step=resume_step, tag=tag),
+            StepLog(speed_path, resume_step=resume_step, tensorboard=False, tag=tag),
+        )
     paths = (ckpt_path, log_path, result_path)
-    return _loop(config, run, dist, log, start, elapsed, paths, progress, callback)
+    return _loop(config, run, dist, logs, start, elapsed, paths, progress, callback)
 
 
 def _loop(
     config: TrainConfig,
     run: StageRun,
     dist: Distributed,
-    log: StepLog | _NoLog,
+    logs: tuple[StepLog | _NoLog, StepLog | _NoLog],
     start: int,
     elapsed: float,
     paths: tuple[Path, Path, Path],
@@ -223,9 +231,11 @@ def _loop(
     callback: StepCallback | None,
 ) -> TrainResult:
     ckpt_path, log_path, result_path = paths
+    log, speed_log = logs
     last_saved = start if start > 0 else None
+    if run.device.type == "cuda":
+        torch.cuda.reset_peak_memory_stats(run.device)
     step, last, recent, pending = start, {}, [], []
-    nan_speed = dict.fromkeys(SPEED_COLUMNS, math.nan)
     bar = _progress_bar(config, start, progress and dist.main)
     guard = InterruptGuard()
     t0 = time.perf_counter()
@@ -261,11 +271,12 @@ def _loop(
         for i, row in enumerate(rows):
             at = first + i
             show = at % config.log_every == 0 or at == config.steps
-            log.add(at, {**row, **(timed if timed is not None and show else nan_speed)}, scalars=show)
+            log.add(at, row, scalars=show)
+            if show and timed is not None:
+                speed_log.add(at, timed)
+                speed_log.flush()
             recent.append(row["loss"])
             last = row
-            if callback is not None:
-                callback(at, row)
         del recent[: -config.log_every]
 
     def advice() -> str:
@@ -295,6 +306,9 @@ def _loop(
                 log.flush()
             if checkpoint:
                 save(step)
+            if callback is not None:  # after the step's checkpoint, as every step's callback always ran
+                for i, row in enumerate(rows):
+                    callback(step - len(rows) + 1 + i, row)
             if stop or (not dist.active and guard.pending):  # the ranks stop together, at a sync point
                 guard.pending = False
                 raise KeyboardInterrupt
@@ -302,6 +316,7 @@ def _loop(
     seconds = time.perf_counter() - t0
     bar.close()
     log.close()
+    speed_log.close()
     if dist.main:
         save_atomic(run.result(step), result_path)
     dist.barrier()
