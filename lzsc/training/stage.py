@@ -128,18 +128,28 @@ class StageRun:
     def nets(self) -> list[nn.Module]:
         return [self.fnet] if self.ifnet is None else [self.fnet, self.ifnet]
 
-    def state(self, step: int, elapsed: float) -> dict[str, Any]:
-        """The resumable checkpoint (the crop generator rewound to the batches used so far)."""
-        self.batches.rewind()
-        return {
+    def result(self, step: int) -> dict[str, Any]:
+        """The stage's result (``stage{1,2}.pt``): FNet's weights and EMA, IFNet's in stage I."""
+        out = {
             "format": FORMAT,
             "stage": self.config.stage,
             "step": step,
             "config": self.config.to_dict(),
             "fnet_config": fnet_config_dict(self.fnet.config),
             "model": self.fnet.state_dict(),
-            "ifnet": None if self.ifnet is None else self.ifnet.state_dict(),
             "ema": self.ema.state_dict(),
+        }
+        if self.ifnet is not None:
+            out["ifnet"] = self.ifnet.state_dict()
+        return out
+
+    def state(self, step: int, elapsed: float) -> dict[str, Any]:
+        """The resumable checkpoint: the result, Adam, every RNG (the crop generator rewound to the
+        batches used so far), the time spent and the divergence test's reference."""
+        self.batches.rewind()
+        return {
+            "ifnet": None,
+            **self.result(step),
             "optimizer": self.optimizer.state_dict(),
             "rng": capture_rng(self.generator),
             "elapsed_s": elapsed,
@@ -173,20 +183,6 @@ class StageRun:
                 f"stage {self.config.stage} diverged at step {step}: non-finite weights in {len(bad)} "
                 f"tensor(s) ({'; '.join(bad[:5])})."
             )
-
-    def result(self, step: int) -> dict[str, Any]:
-        out = {
-            "format": FORMAT,
-            "stage": self.config.stage,
-            "step": step,
-            "config": self.config.to_dict(),
-            "fnet_config": fnet_config_dict(self.fnet.config),
-            "model": self.fnet.state_dict(),
-            "ema": self.ema.state_dict(),
-        }
-        if self.ifnet is not None:
-            out["ifnet"] = self.ifnet.state_dict()
-        return out
 
     def _check_loss(self, value: float, step: int, applied: bool) -> None:
         """Raise :class:`DivergenceError` for a NaN / Inf loss or one above ``EXPLOSION_FACTOR`` times the
