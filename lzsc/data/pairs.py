@@ -32,7 +32,7 @@ from torch.utils.data import Dataset
 from tqdm.auto import tqdm
 
 from ..io import ImageError, pair_files, read_image, rgb_to_gray_u8, to_tensor
-from .transforms import dihedral, draw_batch, draw_crop, seeded_generator, to_luma
+from .transforms import dihedral, draw_batch, draw_crop, draw_crops, seeded_generator, to_luma
 
 __all__ = ["LUMA_MODES", "PairedImageDataset", "load_pair_u8", "match_pairs", "split_excluded"]
 
@@ -291,6 +291,4 @@ class PairedImageDataset(Dataset):
         positions = range(step * batch_size, (step + 1) * batch_size)
         indices = [self._permutation(seed, pos // n)[pos % n] for pos in positions]
         generator = seeded_generator(seed, _STEP_CROPS, step)
-        return self._batch(
-            torch.tensor([(i, *draw_crop(*self.size(i), self.patch, generator)) for i in indices])
-        )
+        return self._batch(draw_crops(_Sizes(self), indices, self.patch, generator))

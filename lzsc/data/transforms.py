@@ -25,6 +25,7 @@ __all__ = [
     "dihedral_inverse",
     "draw_batch",
     "draw_crop",
+    "draw_crops",
     "random_crop_pair",
     "random_window",
     "seeded_generator",
@@ -127,6 +128,13 @@ def draw_batch(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
     indices = torch.randint(len(sizes), (batch_size,), generator=generator).tolist()
+    return draw_crops(sizes, indices, patch, generator)
+
+
+def draw_crops(
+    sizes: Sequence[tuple[int, int]], indices: Sequence[int], patch: int, generator: torch.Generator
+) -> Tensor:
+    """(index, top, left, k) rows for the given pair ``indices``: each one's :func:`draw_crop`, in order."""
     return torch.tensor([(i, *draw_crop(*sizes[i], patch, generator)) for i in indices], dtype=torch.long)
 
 

@@ -26,6 +26,7 @@ Divergence: a step whose loss is NaN or Inf, or more than :data:`EXPLOSION_FACTO
 stage's first loss, stops the run with :class:`DivergenceError` before its update is applied (under
 ``host_sync="log"``, the GPU setting, at the next log step, and no checkpoint is written after it),
 and a checkpoint is never written with non-finite weights, so the last checkpoint stays the last good one.
+The learning rate may change on resume (``--resume --set lr=VALUE``), which is the way out.
 
 Speed: every ``log_every`` steps ``speed.csv`` gets a row of ``steps_per_s``, ``images_per_s`` (all
 ranks; since the previous row) and ``peak_mem_mb`` (the CUDA allocator's peak on a GPU, the process's
@@ -33,7 +34,6 @@ peak resident memory on CPU); :class:`TrainResult` carries the run's averages.
 
 Several processes: under ``torchrun`` (:mod:`.distributed`) each rank computes its slice of every
 batch, DDP averages the gradients, and rank 0 writes the checkpoint, the log and the result.
-The learning rate may change on resume (``--resume --set lr=VALUE``), which is the way out.
 
 Introduced in ``notebooks/06_train_stage1.ipynb`` (stage I) and ``notebooks/07_train_stage2.ipynb``
 (stage II).
