@@ -116,9 +116,12 @@ def rgb_to_ycbcr(rgb: Tensor) -> tuple[Tensor, Tensor, Tensor]:
 
 
 def ycbcr_to_rgb(y: Tensor, cb: Tensor, cr: Tensor) -> Tensor:
-    """The inverse of :func:`rgb_to_ycbcr` (to 6 digits), (..., H, W) each -> RGB (..., 3, H, W)::
+    """The inverse of :func:`rgb_to_ycbcr` (to 6 digits), (..., H, W) each -> RGB (..., 3, H, W).
 
-    R = Y + 1.402 (Cr - 1/2),  G = Y - 0.344136 (Cb - 1/2) - 0.714136 (Cr - 1/2),  B = Y + 1.772 (Cb - 1/2)
+    Per pixel::
+
+        R = Y + 1.402 (Cr - 1/2),  G = Y - 0.344136 (Cb - 1/2) - 0.714136 (Cr - 1/2),
+        B = Y + 1.772 (Cb - 1/2)
     """
     cb, cr = cb - 0.5, cr - 0.5
     return torch.stack((y + cr * 1.402, y - cb * 0.344136 - cr * 0.714136, y + cb * 1.772), dim=-3)

@@ -1,7 +1,7 @@
 """The building blocks of DAE-Fuse (:mod:`lzsc.methods.dae_fuse`): Restormer blocks, the two encoder
 branches, channel cross-attention and the discriminator.
 
-Restormer (Zamir et al., CVPR 2022) as CDDFuse uses it, on (N, C, H, W) feature maps:
+Restormer (Zamir et al., CVPR 2022) as CDDFuse uses it, on (N, C, H, W) feature maps::
 
     X' = X + W_p MDTA(LN(X)),        MDTA: Q, K, V = DW_3(W_1 LN(X)) split in three,
     Y  = X' + GDFN(LN(X')),          per head h: A_h = softmax(tau_h Q_h^ K_h^T),  out = A_h V_h,

@@ -7,8 +7,8 @@ name     inputs        model                                                    
 ======== ============= ============================================================ ==========
 fnet     pair          FNet (Panda et al.), ``lzsc.checkpoints.load_fnet``          Table I
 csc-ivfn pair          CSC-IVFN (Xu, Zhao et al.), ``lzsc.methods.csc_ivfn``        Table II
-dae-fuse pair          DAE-Fuse (Guo et al.), ``lzsc.methods.dae_fuse``; no released  DAE-Fuse
-                       weights: trained with ``lzsc train --method dae-fuse``       Table I
+dae-fuse pair          DAE-Fuse (Guo et al.), ``lzsc.methods.dae_fuse``; no         DAE-Fuse
+                       released weights: ``lzsc train --method dae-fuse``           Table I
 mean     pair          F = (A + B) / 2, ``lzsc.baselines.MeanFusion``               --
 csc-mefn exposures     CSC-MEFN, one scene's exposure stack -> one RGB image        --
 csc-mmfn multispectral CSC-MMFN, low-resolution cube + RGB guide -> x2 cube         --

@@ -7,17 +7,17 @@ by keyword (``profile("quick", steps=50, n_iter=3)``, :meth:`TrainConfig.with_ov
 strings (``apply_overrides(cfg, ["n_iter=2"])``, the CLI's ``--set``); :data:`SETTINGS` lists the
 names. The paper's ablations (Table III) are configurations of the same trainer:
 
-========  ==========================================  =========================================
-AE1       LCSC block instead of LZSC                  ``block_kind="lcsc"``
-AE2       soft threshold                              ``threshold="soft"``
-AE3       weights shared across iterations            ``shared_weights=True``
-AE4-AE6   no momentum / Polyak / QHM                  ``momentum="none" | "polyak" | "qhm"``
-AE7, AE8  sigmoid shape                               ``alpha=...``, ``gamma=...``
-AE9, AE10 number of iterations                        ``n_iter=...``
-AE11      no stage I (stage II from scratch)          ``skip_stage1=True``
-AE12      soft threshold in IFNet only                ``ifnet_threshold="soft"``
-AE13-AE15 drop L_int / L_grad / L_ssim (eq. 26)       ``w_int=0`` / ``w_grad=0`` / ``w_ssim=0``
-========  ==========================================  =========================================
+=========  ==========================================  =========================================
+AE1        LCSC block instead of LZSC                  ``block_kind="lcsc"``
+AE2        soft threshold                              ``threshold="soft"``
+AE3        weights shared across iterations            ``shared_weights=True``
+AE4-AE6    no momentum / Polyak / QHM                  ``momentum="none" | "polyak" | "qhm"``
+AE7, AE8   sigmoid shape                               ``alpha=...``, ``gamma=...``
+AE9, AE10  number of iterations                        ``n_iter=...``
+AE11       no stage I (stage II from scratch)          ``skip_stage1=True``
+AE12       soft threshold in IFNet only                ``ifnet_threshold="soft"``
+AE13-AE15  drop L_int / L_grad / L_ssim (eq. 26)       ``w_int=0`` / ``w_grad=0`` / ``w_ssim=0``
+=========  ==========================================  =========================================
 
 Introduced in ``notebooks/06_train_stage1.ipynb``.
 """

@@ -11,14 +11,14 @@ none: AE4, Polyak heavy ball: AE5, quasi-hyperbolic momentum: AE6) has the same 
 
 with (rho = rho^k of eq. 21, nu = QHM's weight; ``u^{k-2}`` terms absent at k = 1):
 
-==========  ===========  ====  =====  ===========  ======  ==========  ========
-momentum    a            b     e      c            c'      s           c_m
-==========  ===========  ====  =====  ===========  ======  ==========  ========
-nesterov    -(1 + rho)   rho   1      1 + rho      -rho    1           0
-polyak      -1           0     1      1 + rho      -rho    1           0
-none        -1           0     1      1            0       1           0
+==========  ===========  ====  =====  ===========  ======  =============  ========
+momentum    a            b     e      c            c'      s              c_m
+==========  ===========  ====  =====  ===========  ======  =============  ========
+nesterov    -(1 + rho)   rho   1      1 + rho      -rho    1              0
+polyak      -1           0     1      1 + rho      -rho    1              0
+none        -1           0     1      1            0       1              0
 qhm         1            0     -1     1            0       -(1 - nu rho)  -nu rho
-==========  ===========  ====  =====  ===========  ======  ==========  ========
+==========  ===========  ====  =====  ===========  ======  =============  ========
 
 Nesterov is eq. 20 expanded: (1 + rho)(u^{k-1} - W_u W_d u^{k-1}) - rho (u^{k-2} - W_u' W_d' u^{k-2})
 + W_e x. Polyak adds rho (u^{k-1} - u^{k-2}) to a plain gradient step. QHM (Ma & Yarats 2019) keeps
