@@ -96,6 +96,26 @@ class TestLedger:
         assert vif.lzsc_value == pytest.approx(math.fsum(float(r["VIF"]) for r in rows) / len(rows))
         assert vif.scale.endswith(f"{len(rows)} pairs")
 
+    def test_tno_ce_is_explained_only_by_a_colour_run_that_bears_it_out(self, results_copy: Path) -> None:
+        def tno_ce() -> object:
+            claims = build_claims(results_copy)
+            return next(c for c in claims if c.paper == "FNet" and c.dataset == "TNO" and c.quantity == "CE")
+
+        explained = tno_ce()
+        assert explained.status == "deviation explained"
+        assert "colour mode" in explained.reason
+        path = results_copy / "eval_official_tno_colour.csv"
+        rows = list(csv.DictReader(path.open()))
+        for row in rows:
+            row["CE"] = str(float(row["CE"]) + 0.3)
+        with path.open("w", newline="") as f:
+            writer = csv.DictWriter(f, fieldnames=list(rows[0]))
+            writer.writeheader()
+            writer.writerows(rows)
+        assert tno_ce().status == "not reproduced"
+        path.unlink()
+        assert tno_ce().status == "not reproduced"
+
     def test_a_missing_results_file_is_named(self, results_copy: Path) -> None:
         (results_copy / "fig10_official.csv").unlink()
         with pytest.raises(FileNotFoundError, match=r"fig10_official\.csv is missing"):
