@@ -26,6 +26,7 @@ __all__ = [
     "READERS",
     "add_backend_option",
     "add_method_options",
+    "add_set_option",
     "build_parser",
     "int_at_least",
     "load_model",
@@ -60,6 +61,13 @@ def add_backend_option(parser: argparse.ArgumentParser, default: str | None = "a
         choices=BACKENDS,
         default=default,
         help="execution backend; auto picks the fastest exact one for the device (experts only)",
+    )
+
+
+def add_set_option(parser: argparse.ArgumentParser, help: str) -> None:
+    """``--set KEY=VALUE`` (repeatable) into ``args.overrides``: settings of the training configuration."""
+    parser.add_argument(
+        "--set", dest="overrides", action="append", default=[], metavar="KEY=VALUE", help=help
     )
 
 

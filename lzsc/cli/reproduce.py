@@ -18,7 +18,7 @@ import sys
 from pathlib import Path
 
 from ..profiles import PROFILES
-from . import int_at_least
+from . import add_set_option, int_at_least
 
 __all__ = ["register"]
 
@@ -54,13 +54,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
         type=int_at_least(1, "pairs"),
         help="first N pairs of each test set (default: 2 for quick, every pair for paper)",
     )
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override a training setting, as `lzsc train --set` (repeatable)",
+    add_set_option(
+        p,
+        "override a training setting, as `lzsc train --set` (repeatable)",
     )
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
     p.set_defaults(func=run)

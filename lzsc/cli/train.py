@@ -34,7 +34,7 @@ from pathlib import Path
 
 from ..paths import data_root
 from ..profiles import PROFILES
-from . import add_backend_option
+from . import add_backend_option, add_set_option
 
 #: The paper profile's measured wall-time estimate (lzsc.training.csc_ivfn_config.PAPER), for --help.
 CSC_PAPER_ESTIMATE = "6.5-8 hours"
@@ -87,13 +87,9 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     )
     p.add_argument("--device", choices=("auto", "cpu", "cuda"), help="override the profile's device")
     add_backend_option(p, default=None)
-    p.add_argument(
-        "--set",
-        dest="overrides",
-        action="append",
-        default=[],
-        metavar="KEY=VALUE",
-        help="override any setting (FNet: TrainConfig, e.g. --set n_iter=2; CSC-IVFN: CSCTrainConfig, "
+    add_set_option(
+        p,
+        "override any setting (FNet: TrainConfig, e.g. --set n_iter=2; CSC-IVFN: CSCTrainConfig, "
         "e.g. --set crop=64 --set lr_decay_epoch=none; DAE-Fuse: DAETrainConfig, e.g. --set phase2_steps=500 "
         "--set channels=32) (repeatable)",
     )
