@@ -12,7 +12,11 @@ What the paper's Sec. V-D and Figs. 8 and 10 read off a trained network, as libr
   A sigmoidal threshold does not output exact zeros below theta, only small values, so a
   tolerance ``tol`` (on |value|) defines "near zero"; always state it with the number.
 - :func:`channel_energy` and :func:`top_channels`: a code's per-pixel energy sum_k u_k^2 and its
-  most active channels (for Fig. 8).
+  most active channels (for Fig. 8); :func:`source_alignment` says which source each code and each
+  reconstruction part follows (Pearson r with A and with B) and how much of the fused image's
+  energy each part carries.
+- :func:`increase_order` and :func:`matching_tolerances`: how the Fig. 10 comparison depends on the
+  near-zero tolerance the paper does not state.
 - :func:`roc_auc`, :func:`support_auc`, :func:`component_scores` (both in :func:`recovery_scores`):
   on synthetic MCSC pairs (:class:`lzsc.data.SyntheticMCSC`, ground truth known) how well u1 / u2
   versus c split each source into its true unique and common supports, and how well A's unique
@@ -46,12 +50,16 @@ __all__ = [
     "FNetTrace",
     "channel_energy",
     "component_scores",
+    "increase_order",
     "is_monotone",
+    "matching_tolerances",
     "recovery_report",
     "recovery_scores",
     "roc_auc",
     "schedule_report",
     "schedules",
+    "source_alignment",
+    "source_report",
     "support_auc",
     "top_channels",
     "trace_fnet",
@@ -189,16 +197,62 @@ def zero_increase(pre: Tensor | np.ndarray, post: Tensor | np.ndarray, tol: floa
 
 
 def zero_increase_table(trace: FNetTrace, tols: Sequence[float], iteration: int = -1) -> list[dict]:
-    """:func:`zero_increase` at one iteration (default the last) for each block and tolerance."""
+    """:func:`zero_increase` at one iteration (default the last) for each block and tolerance.
+
+    The magnitudes are sorted once per block, so a fine grid of tolerances costs little more than one.
+    """
+    if any(t < 0 for t in tols):
+        raise ValueError(f"tolerances must be >= 0, got {list(tols)}")
     rows = []
     for name in BLOCKS:
         out = trace.blocks[name]
         if not out.pre_activations:
             raise ValueError(f"block {name} kept no pre-activations; trace with trace_fnet")
-        pre, post = out.pre_activations[iteration], out.iterates[iteration]
+        pre = np.sort(np.abs(_np(out.pre_activations[iteration])).ravel())
+        post = np.sort(np.abs(_np(out.iterates[iteration])).ravel())
         for tol in tols:
-            rows.append({"block": name, **zero_increase(pre, post, tol)})
+            before = float(np.searchsorted(pre, tol, side="right")) / pre.size
+            after = float(np.searchsorted(post, tol, side="right")) / post.size
+            empty = float("inf") if after > 0 else 0.0
+            increase = 100.0 * (after - before) / before if before > 0 else empty
+            rows.append(
+                {
+                    "block": name,
+                    "tol": float(tol),
+                    "zeros_before": before,
+                    "zeros_after": after,
+                    "increase_pct": increase,
+                }
+            )
     return rows
+
+
+def increase_order(rows: Sequence[dict]) -> dict[float, tuple[str, ...]]:
+    """Per tolerance of :func:`zero_increase_table` rows: the blocks from least to most increase."""
+    per_tol: dict[float, dict[str, float]] = {}
+    for r in rows:
+        per_tol.setdefault(r["tol"], {})[r["block"]] = r["increase_pct"]
+    return {t: tuple(sorted(per, key=per.__getitem__)) for t, per in per_tol.items()}
+
+
+def matching_tolerances(
+    rows: Sequence[dict], paper: dict[str, float] | None = None, rel: float = 0.1
+) -> dict[str, list[float]]:
+    """Per block, the tolerances of :func:`zero_increase_table` rows at which the increase lies within
+    ``rel`` (relative) of the paper's number for the same source (:data:`PAPER_ZERO_INCREASE`).
+
+    Used in ``notebooks/09_interpretability.ipynb`` to show that the paper's Fig. 10 numbers need a
+    tolerance it does not state. Blocks without a paper number are left out.
+    """
+    if rel <= 0:
+        raise ValueError(f"rel must be > 0, got {rel}")
+    paper = PAPER_ZERO_INCREASE if paper is None else paper
+    out: dict[str, list[float]] = {block: [] for block in paper}
+    for r in rows:
+        target = paper.get(r["block"])
+        if target is not None and abs(r["increase_pct"] - target) <= rel * abs(target):
+            out[r["block"]].append(r["tol"])
+    return out
 
 
 def channel_energy(code: Tensor) -> np.ndarray:
@@ -219,6 +273,49 @@ def top_channels(code: Tensor, n: int = 4) -> list[int]:
     arr = arr[0] if arr.ndim == 4 else arr
     energy = np.sum(arr.reshape(arr.shape[0], -1) ** 2, axis=1)
     return [int(i) for i in np.argsort(-energy, kind="stable")[:n]]
+
+
+def source_alignment(trace: FNetTrace) -> list[dict[str, float | str]]:
+    """Which source each of FNet's codes carries, on one traced pair (first item).
+
+    Per block (u1, u2, c): Pearson r of the code's channel-energy map (:func:`channel_energy`) with A
+    and with B (``energy_r_a``, ``energy_r_b``); Pearson r of its reconstruction part G_u1 u1, G_u2 u2
+    or G_c c with A and with B (``part_r_a``, ``part_r_b``); and the part's share of the three parts'
+    summed energy (``part_share``, sum of squares). Introduced in ``notebooks/09_interpretability.ipynb``.
+    """
+    a, b = _np(trace.a[:1])[0, 0], _np(trace.b[:1])[0, 0]
+    parts = {"u1": trace.rec_u1, "u2": trace.rec_u2, "c": trace.rec_c}
+    energies = {name: float(np.sum(_np(part[:1]) ** 2)) for name, part in parts.items()}
+    total = sum(energies.values()) or float("nan")
+    rows: list[dict[str, float | str]] = []
+    for name in BLOCKS:
+        energy = channel_energy(trace.code(name)[:1])
+        part = _np(parts[name][:1])[0, 0]
+        rows.append(
+            {
+                "block": name,
+                "energy_r_a": _pearson(energy, a),
+                "energy_r_b": _pearson(energy, b),
+                "part_r_a": _pearson(part, a),
+                "part_r_b": _pearson(part, b),
+                "part_share": energies[name] / total,
+            }
+        )
+    return rows
+
+
+def source_report(rows: Sequence[dict]) -> str:
+    """:func:`source_alignment` rows as a text table."""
+    lines = [
+        f"{'code':>4} {'r(E(code), A)':>14} {'r(E(code), B)':>14} {'r(part, A)':>11} {'r(part, B)':>11} "
+        f"{'share of the parts energy':>26}"
+    ]
+    for r in rows:
+        lines.append(
+            f"{r['block']:>4} {r['energy_r_a']:>+14.3f} {r['energy_r_b']:>+14.3f} {r['part_r_a']:>+11.3f} "
+            f"{r['part_r_b']:>+11.3f} {100 * r['part_share']:>25.1f}%"
+        )
+    return "\n".join(lines)
 
 
 def roc_auc(score: Tensor | np.ndarray, mask: Tensor | np.ndarray) -> float:

@@ -329,8 +329,9 @@ def run_notebook(
     start = time.perf_counter()
     # The kernel inherits the environment: a headless MPLBACKEND=Agg there would drop every figure from
     # the executed notebook, so the kernel always gets the inline backend (which needs no display).
+    # Figures of the library are checked for axis labels there (lzsc.plotting.checks).
     try:
-        with patch.dict(os.environ, MPLBACKEND=INLINE_BACKEND):
+        with patch.dict(os.environ, MPLBACKEND=INLINE_BACKEND, LZSC_CHECK_FIGURES="1"):
             pm.execute_notebook(
                 str(path),
                 str(output),

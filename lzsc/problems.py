@@ -12,7 +12,7 @@ from torch import Tensor
 
 from lzsc.operators import ConvDictionary, DenseDictionary
 
-__all__ = ["random_conv_problem", "random_sparse_problem"]
+__all__ = ["random_conv_problem", "random_sparse_problem", "two_atom_problem"]
 
 
 def _sparse_codes(
@@ -87,3 +87,23 @@ def random_conv_problem(
     z = _sparse_codes(batch, (n_atoms, *spatial), k, gen, dtype)
     x = _add_noise(D.forward(z), noise, gen)
     return D, z, x
+
+
+def two_atom_problem(
+    coherence: float = 0.9, z_true: tuple[float, float] = (0.8, 0.4), dtype: torch.dtype = torch.float64
+) -> tuple[DenseDictionary, Tensor]:
+    """Two unit-norm atoms in the plane with inner product ``coherence``, and x = D z_true: (D, x).
+
+    The smallest problem on which a step size and a momentum weight can be watched: the level sets
+    of 0.5 ||x - D z||^2 are ellipses whose elongation grows with the coherence (the condition
+    number of D^T D is (1 + coherence) / (1 - coherence)). Introduced in
+    ``notebooks/02_niht_and_momentum.ipynb`` (the step explorer).
+    """
+    if not (math.isfinite(coherence) and -1 < coherence < 1):
+        raise ValueError(f"coherence must lie strictly between -1 and 1 (distinct atoms), got {coherence}")
+    angle = math.acos(coherence)
+    D = torch.tensor([[1.0, math.cos(angle)], [0.0, math.sin(angle)]], dtype=dtype)
+    z = torch.tensor(z_true, dtype=dtype)
+    if z.shape != (2,):
+        raise ValueError(f"z_true must hold 2 coefficients, got {tuple(z_true)}")
+    return DenseDictionary(D), D @ z

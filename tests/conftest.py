@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 import torch
 
 from lzsc.paths import data_root, official_checkpoint
+
+# Every figure a plotting function of the library returns is checked for axis labels, here and in the
+# kernels nbval starts for the notebooks (they inherit this environment): lzsc.plotting.checks.
+os.environ.setdefault("LZSC_CHECK_FIGURES", "1")
 
 
 @pytest.fixture(scope="session")

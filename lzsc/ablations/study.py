@@ -238,6 +238,38 @@ class AblationStudy:
             )
         return out
 
+    def directions(self, ablation: str, metrics: Sequence[str] = PAPER_METRICS) -> dict[str, Any]:
+        """Where ``ablation``'s mean change points, over its cells with a paper direction, separated or not.
+
+        ``cells``; ``paper_direction``: cells whose mean change has the paper's direction; ``better``:
+        cells where the ablation is better than the baseline on average; ``agree`` / ``opposite``:
+        the separated ones (:meth:`by_ablation`); ``median_better_pct``: the median change in % with
+        the sign "+ = ablation better" (CE flipped); ``sign_p``: the sign test, P(at least
+        ``cells - paper_direction`` of ``cells`` fair coin flips go against the paper), approximate
+        because the cells share their networks. Introduced in ``notebooks/10_ablations.ipynb``.
+        """
+        cells = [
+            e
+            for e in self.effects(metrics)
+            if e["ablation"] == ablation and e["verdict"] != "no paper direction"
+        ]
+        if not cells:
+            raise ValueError(
+                f"{ablation!r}: no cell with a paper direction in the study (configs: {self.configs})"
+            )
+        signed = [e["effect_pct"] * (1.0 if HIGHER_IS_BETTER.get(e["metric"], True) else -1.0) for e in cells]
+        along = sum(e["ours"] == e["paper"] for e in cells)
+        return {
+            "ablation": ablation,
+            "cells": len(cells),
+            "paper_direction": along,
+            "better": sum(e["ours"] == "better" for e in cells),
+            "agree": sum(e["verdict"] == "agree" for e in cells),
+            "opposite": sum(e["verdict"] == "opposite" for e in cells),
+            "median_better_pct": float(np.median(signed)),
+            "sign_p": binomial_tail(len(cells) - along, len(cells)),
+        }
+
     def summary(self, metrics: Sequence[str] = PAPER_METRICS) -> str:
         """The verdicts in sentences, computed from the table (nothing written by hand)."""
         rows = self.by_ablation(metrics)

@@ -1,10 +1,17 @@
-"""CSC-IVFN's inner images: base / detail layers, their codes and the fused codes of a pair.
+"""CSC-IVFN's figures: its inner images (base / detail layers, their codes and the fused codes of a
+pair) and the log of its training.
+
+- :func:`plot_csc_codes`: the layers and code energies of A, B and the fusion;
+- :func:`plot_training_log`: the per-step loss terms of a CSC-IVFN training log (``log.csv``).
 
 Introduced in ``notebooks/11_csc_networks.ipynb``.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
 import numpy as np
 import torch
 from matplotlib.figure import Figure
@@ -13,9 +20,13 @@ from torch import Tensor
 from ..fusion import check_sources, module_device
 from ..methods.csc_ivfn import CSCIVFN
 from ..methods.csc_rules import l1_norm_rule, saliency_rule
+from .checks import labelled_figure
 from .reproduction import show_gallery
 
-__all__ = ["code_energy", "plot_csc_codes"]
+__all__ = ["code_energy", "plot_csc_codes", "plot_training_log"]
+
+#: Legend names of the columns of a CSC-IVFN training log (``lzsc.training.csc_ivfn``).
+_LOG_LABELS = {"loss": "loss = MSE + 5 (1 - SSIM) / 2", "mse": "MSE", "ssim": "(1 - SSIM) / 2"}
 
 
 def code_energy(z: Tensor) -> np.ndarray:
@@ -25,6 +36,7 @@ def code_energy(z: Tensor) -> np.ndarray:
     return energy / top if top > 0 else energy
 
 
+@labelled_figure
 def plot_csc_codes(
     model: CSCIVFN, a: Tensor, b: Tensor, alpha: float = 2.0, title: str | None = None
 ) -> Figure:
@@ -68,3 +80,34 @@ def plot_csc_codes(
         )
     )
     return show_gallery(rows, title=title)
+
+
+@labelled_figure
+def plot_training_log(
+    log: Sequence[Mapping[str, float]],
+    keys: Sequence[str] = ("loss", "mse", "ssim"),
+    batch: int | None = None,
+    title: str | None = None,
+) -> Figure:
+    """The loss terms ``keys`` of a CSC-IVFN training log (:func:`lzsc.training.log.read_log` rows of
+    ``log.csv``: ``loss`` = ``mse`` + 5 ``ssim``, with ``ssim`` the (1 - SSIM) / 2 term) against the
+    step, one curve per term on a log scale. Each point is the mean over one batch; ``batch`` (its
+    size) is written on the y axis when given."""
+    if not log:
+        raise ValueError("empty training log: nothing to plot")
+    missing = [k for k in ("step", *keys) if k not in log[0]]
+    if missing:
+        raise ValueError(f"the log has no column {missing}; its columns are {sorted(log[0])}")
+    steps = [r["step"] for r in log]
+    fig, ax = plt.subplots(figsize=(6, 3))
+    for key in keys:
+        ax.plot(steps, [r[key] for r in log], label=_LOG_LABELS.get(key, key))
+    ax.set_xlabel("step")
+    ax.set_yscale("log")
+    per = f"mean over a batch of {batch} crops" if batch else "mean over one batch"
+    ax.set_ylabel(f"loss term ({per})")
+    ax.legend()
+    if title:
+        ax.set_title(title)
+    fig.tight_layout()
+    return fig

@@ -12,6 +12,8 @@ import numpy as np
 import torch
 from matplotlib.figure import Figure
 
+from .checks import labelled_figure
+
 __all__ = ["as_image", "show_images"]
 
 
@@ -24,6 +26,7 @@ def as_image(x: torch.Tensor | np.ndarray) -> np.ndarray:
     return arr
 
 
+@labelled_figure
 def show_images(
     images: Mapping[str, torch.Tensor | np.ndarray],
     title: str | None = None,

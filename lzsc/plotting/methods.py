@@ -4,7 +4,8 @@
 :func:`lzsc.evaluation.load_results`) and sets, per data set and metric, every method's mean side by
 side; cells where a method lacks the set stay empty, so no method is compared on pairs the other did
 not see. All results must share one protocol (the header names it). Introduced in
-``notebooks/11_csc_networks.ipynb``.
+``notebooks/11_csc_networks.ipynb``; :meth:`MethodsTable.dataset` and :func:`plot_ranks` (mean ranks,
+with the pair count of each data set) in ``notebooks/12_methods_side_by_side.ipynb``.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from matplotlib.figure import Figure
 from ..evaluation import EvalResult
 from ..metrics import HIGHER_IS_BETTER, METRIC_NAMES
 from ..protocols import CONVENTIONS, get_protocol
+from .checks import labelled_figure
 
 __all__ = ["DatasetTable", "MethodsTable", "plot_ranks"]
 
@@ -222,9 +224,11 @@ class DatasetTable:
         return f"<p><b>{html.escape(self._title())}</b></p><table><tr>{head}</tr>{body}</table>"
 
 
+@labelled_figure
 def plot_ranks(table: MethodsTable, title: str | None = None) -> Figure:
     """Mean rank of each method (rows) on each data set (columns) over the table's metrics, as a heat
-    map with the values written in (1 = best on every metric)."""
+    map with the values written in (1 = best on every metric). Each rank is that of the method's means
+    over the pairs it ran on; the column labels give the number of pairs (a range if methods differ)."""
     ranks = table.mean_ranks()
     methods = list(table.results)
     sets = table.datasets
@@ -241,9 +245,19 @@ def plot_ranks(table: MethodsTable, title: str | None = None) -> Figure:
                 va="center",
                 color="w" if value > (len(methods) + 1) / 2 else "k",
             )
-    ax.set_xticks(range(len(sets)), sets)
+    ax.set_xticks(range(len(sets)), [f"{d}\n{_pairs(table, d)}" for d in sets])
     ax.set_yticks(range(len(methods)), methods)
+    ax.set_xlabel("data set (means over its pairs)")
+    ax.set_ylabel("method")
     fig.colorbar(image, ax=ax, label=f"mean rank over {len(table.metrics)} metrics (1 = best)")
     ax.set_title(title or "methods ranked per data set")
     fig.tight_layout()
     return fig
+
+
+def _pairs(table: MethodsTable, dataset: str) -> str:
+    """The pairs behind the means of ``dataset``: "1 pair", "2 pairs", or "2-25 pairs" if methods differ."""
+    counts = sorted({len(per[dataset].rows) for per in table.results.values() if dataset in per})
+    if len(counts) > 1:
+        return f"{counts[0]}-{counts[-1]} pairs"
+    return "1 pair" if counts[0] == 1 else f"{counts[0]} pairs"

@@ -28,6 +28,7 @@ from ..io import read_image
 from ..metrics import HIGHER_IS_BETTER
 from ..protocols import CONVENTIONS, get_protocol
 from ..reference import FNET, PAPER_METRICS, best_competitor, own_method, paper_metrics, paper_value
+from .checks import labelled_figure
 
 __all__ = [
     "ComparisonTable",
@@ -40,10 +41,12 @@ __all__ = [
 
 @dataclass
 class ComparisonTable:
-    """One data set: each of our models' mean (and std) per metric, the published value of the method of
-    the paper that reports the set (:func:`lzsc.reference.own_method`), our difference to it and that
-    paper's best competitor. ``metrics``: default that paper's. Prints as text and as HTML, protocol
-    and scale in the header."""
+    """One data set: each evaluated model's mean (and std) per metric, the published value of the method
+    of the paper that reports the set (:func:`lzsc.reference.own_method`), each model's difference to it
+    and that paper's best competitor. ``metrics``: default that paper's. Prints as text and as HTML,
+    protocol and scale in the header. Column titles say what they hold (:meth:`column_titles`):
+    ``<label> (mean ± sd, n = <pairs>)`` for a model's per-pair mean and population standard deviation,
+    ``<label> − paper <method>`` for its mean minus the published value."""
 
     dataset: str
     results: Mapping[str, EvalResult]
@@ -62,6 +65,14 @@ class ComparisonTable:
 
     def __repr__(self) -> str:
         return str(self)
+
+    def column_titles(self) -> dict[str, tuple[str, str]]:
+        """Per model label: the title of its mean column and of its difference column, e.g.
+        ``("released (mean ± sd, n = 25)", "released − paper FNet")``."""
+        return {
+            label: (f"{label} (mean ± sd, n = {len(r.rows)})", f"{label} − {self.paper_column}")
+            for label, r in self.results.items()
+        }
 
     def header(self) -> str:
         first = next(iter(self.results.values()))
@@ -93,10 +104,19 @@ class ComparisonTable:
             out.append(row)
         return out
 
+    def _columns(self) -> list[str]:
+        titles = self.column_titles()
+        return [
+            "metric",
+            *(mean for mean, _ in titles.values()),
+            self.paper_column,
+            *(diff for _, diff in titles.values()),
+            "best other (paper)",
+        ]
+
     def __str__(self) -> str:
         labels = list(self.results)
-        cols = ["metric", *labels, self.paper_column, *(f"diff {label}" for label in labels)]
-        cols.append("best other (paper)")
+        cols = self._columns()
         lines = [self.header(), " | ".join(cols)]
         for r in self.rows():
             cells = [str(r["metric"])]
@@ -111,8 +131,7 @@ class ComparisonTable:
 
     def _repr_html_(self) -> str:
         labels = list(self.results)
-        cols = ["metric", *labels, self.paper_column, *(f"ours − paper ({label})" for label in labels)]
-        head = "".join(f"<th>{html.escape(c)}</th>" for c in [*cols, "best other (paper)"])
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in self._columns())
         body = []
         for r in self.rows():
             cells = [html.escape(str(r["metric"]))]
@@ -129,13 +148,17 @@ class ComparisonTable:
 _MARKERS = ("o", "s", "^", "D", "v", "P", "X", "*")
 
 
+@labelled_figure
 def plot_ours_vs_paper(
     results: Mapping[str, Mapping[str, EvalResult]],
     metrics: Sequence[str] = PAPER_METRICS,
     panel_size: float = 4.6,
 ) -> Figure:
-    """Ours (y) against the published value (x) of the method of the paper that reports each set (FNet
-    in Table I, CSC-IVFN in Table II) for every (data set, metric) cell, one panel per model.
+    """The value measured with lzsc (y: mean over pairs, error bar ± one standard deviation) against the
+    published value (x) of the method of the paper that reports each set (FNet in Table I, CSC-IVFN in
+    Table II) for every (data set, metric) cell, one panel per evaluated model, titled by its label
+    (e.g. "released weights"); the title gives the number of pairs per set and the median
+    |measured − paper|. Introduced in ``notebooks/08_reproduce_table1.ipynb``.
 
     ``results`` maps a model label to ``{dataset: EvalResult}``. Colour: metric; marker: data set;
     the dashed line is y = x (a perfect reproduction). Cells without a paper value are skipped.
@@ -149,31 +172,35 @@ def plot_ours_vs_paper(
     datasets = list(dict.fromkeys(d for per in results.values() for d in per))
     markers = dict(zip(datasets, _MARKERS, strict=False))
     for ax, (label, per_dataset) in zip(axes[0], results.items(), strict=True):
-        xs, ys = [], []
+        xs, ys, tops = [], [], []
         for dataset, res in per_dataset.items():
-            means = res.means()
+            means, stds = res.means(), res.stds()
             for m in metrics:
                 paper = paper_value(dataset, m)
                 if paper is None or m not in means:
                     continue
+                ax.errorbar(paper, means[m], yerr=stds[m], color=colours[m], lw=0.8, capsize=2, zorder=1)
                 ax.scatter(
-                    paper, means[m], color=colours[m], marker=markers[dataset], s=40, edgecolor="k", lw=0.4
-                )
+                    paper, means[m], color=colours[m], marker=markers[dataset], s=40, edgecolor="k", lw=0.4,
+                    zorder=2,
+                )  # fmt: skip
                 xs.append(paper)
                 ys.append(means[m])
+                tops.append(means[m] + stds[m])
+        counts = sorted({len(res.rows) for res in per_dataset.values()})
+        n = f"n = {counts[0]}" if len(counts) == 1 else f"n = {counts[0]}-{counts[-1]}"
         if xs:
-            lo, hi = min(0.0, *xs, *ys), max(*xs, *ys) * 1.05
+            lo, hi = min(0.0, *xs, *ys), max(*xs, *tops) * 1.05
             ax.plot([lo, hi], [lo, hi], "k--", lw=0.8, label="y = x")
             ax.set_xlim(lo, hi)
             ax.set_ylim(lo, hi)
             err = np.abs(np.array(ys) - np.array(xs))
-            ax.set_title(
-                f"{label}\n{len(xs)} cells, median |ours − paper| = {np.median(err):.3f}", fontsize=10
-            )
+            median = f"median |measured − paper| = {np.median(err):.3f}"
+            ax.set_title(f"{label}\n{len(xs)} cells, {n} pairs per set, {median}", fontsize=9)
         else:
             ax.set_title(f"{label}: no paper values", fontsize=10)
-        ax.set_xlabel("paper (Table I, FNet)")
-        ax.set_ylabel("ours")
+        ax.set_xlabel("published value (the paper's table)")
+        ax.set_ylabel("measured with lzsc: mean ± sd over pairs")
         ax.set_aspect("equal")
         ax.grid(alpha=0.3)
     handles = [plt.Line2D([], [], color=c, marker="o", ls="", label=m) for m, c in colours.items()]
@@ -199,6 +226,7 @@ def _show(ax: plt.Axes, img: np.ndarray) -> None:
     ax.set_yticks([])
 
 
+@labelled_figure
 def show_gallery(
     rows: Sequence[tuple[str, Mapping[str, np.ndarray | None]]],
     panel_size: float = 2.4,

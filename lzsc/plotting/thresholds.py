@@ -14,7 +14,9 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from ..interactive import live_frontend
 from ..thresholds import hard_threshold, sigmoidal_threshold, soft_threshold
+from .checks import labelled_figure
 
 if TYPE_CHECKING:
     import ipywidgets
@@ -43,6 +45,7 @@ def _mark_theta(ax: Axes, theta: float, signs: tuple[int, ...] = (-1, 1)) -> Non
         ax.axvline(sign * theta, color="0.6", lw=0.8, ls=":")
 
 
+@labelled_figure
 def plot_curves(
     x: torch.Tensor | np.ndarray,
     curves: Mapping[str, torch.Tensor | np.ndarray],
@@ -77,6 +80,7 @@ def _three(x: torch.Tensor, theta: float, alpha: float, gamma: float) -> dict[st
     }
 
 
+@labelled_figure
 def plot_thresholds(
     x: torch.Tensor, theta: float, alpha: float, gamma: float, ax: Axes | None = None
 ) -> Axes:
@@ -87,6 +91,7 @@ def plot_thresholds(
     return plot_curves(x, _three(x, theta, alpha, gamma), theta, title, "output", ax)
 
 
+@labelled_figure
 def plot_derivatives(
     x: torch.Tensor,
     d_dx: Mapping[str, torch.Tensor],
@@ -103,6 +108,7 @@ def plot_derivatives(
     return fig
 
 
+@labelled_figure
 def plot_limits(
     x: torch.Tensor,
     theta: float,
@@ -135,6 +141,7 @@ def plot_limits(
     return fig
 
 
+@labelled_figure
 def threshold_grid(x: torch.Tensor, theta: float, alphas: Sequence[float], gammas: Sequence[float]) -> Figure:
     """A static grid of T_{alpha,gamma,theta}: a row per alpha, a column per gamma, H and S faint behind."""
     fig, axes = plt.subplots(
@@ -164,10 +171,28 @@ def threshold_grid(x: torch.Tensor, theta: float, alphas: Sequence[float], gamma
     return fig
 
 
+@labelled_figure
 def threshold_explorer(
-    x: torch.Tensor, theta: float = 1.0, alpha: float = 0.1, gamma: float = 100.0
-) -> ipywidgets.interactive:
-    """An ipywidgets explorer with sliders for alpha, gamma (log scale) and theta; needs a live frontend."""
+    x: torch.Tensor,
+    theta: float = 1.0,
+    alpha: float = 0.1,
+    gamma: float = 100.0,
+    interactive: bool | None = None,
+) -> ipywidgets.interactive | Figure:
+    """Sliders for alpha, gamma (log scale) and theta over :func:`plot_thresholds`, or its static figure.
+
+    ``interactive=None`` (the default) asks :func:`lzsc.interactive.live_frontend`: in a person's
+    Jupyter front end the ipywidgets explorer is returned, executed headless (papermill, nbval) the
+    figure of :func:`plot_thresholds` at the given (theta, alpha, gamma), closed so that a cell ending
+    in the call shows it once. ``True`` / ``False`` force one or the other. Introduced in
+    ``notebooks/03_thresholds.ipynb``.
+    """
+    if interactive is None:
+        interactive = live_frontend()
+    if not interactive:
+        fig = plot_thresholds(x, theta, alpha, gamma).figure
+        plt.close(fig)  # shown once, as the cell's result, not again by the inline backend
+        return fig
     import ipywidgets as widgets
 
     def draw(alpha: float, gamma: float, theta: float) -> None:
@@ -182,6 +207,7 @@ def threshold_explorer(
     )
 
 
+@labelled_figure
 def plot_theta_landscape(
     thetas: torch.Tensor,
     losses: Mapping[str, torch.Tensor],

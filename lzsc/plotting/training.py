@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.figure import Figure
 from torch import Tensor
 
+from .checks import labelled_figure
 from .images import as_image
 
 __all__ = ["moving_average", "plot_loss_components", "show_image_grid", "window_means"]
@@ -41,6 +42,7 @@ def window_means(rows: Sequence[Mapping[str, float]], key: str, window: int) -> 
     return float(np.mean(values[:window])), float(np.mean(values[-window:]))
 
 
+@labelled_figure
 def plot_loss_components(
     rows: Sequence[Mapping[str, float]],
     window: int = 20,
@@ -48,7 +50,11 @@ def plot_loss_components(
     keys: Sequence[str] | None = None,
     panel_size: float = 3.2,
 ) -> Figure:
-    """One panel per loss column of a ``log.csv`` (``read_log`` rows): per step (thin) and smoothed."""
+    """One panel per loss column of a ``log.csv`` (``read_log`` rows): per step (thin) and smoothed.
+
+    The smoothed curve is the trailing mean of ``window`` steps (the legend says so); each panel's
+    y axis is the column's value, titled by the column name.
+    """
     if not rows:
         raise ValueError("empty log")
     keys = list(keys) if keys is not None else [k for k in rows[0] if k != "step"]
@@ -60,6 +66,7 @@ def plot_loss_components(
         ax.plot(steps, moving_average(values, window), lw=1.8, color="C0", label=f"mean of {window} steps")
         ax.set_title(key)
         ax.set_xlabel("step")
+        ax.set_ylabel(f"{key} (per batch)")
         ax.grid(alpha=0.3)
     np.atleast_1d(axes)[0].legend(fontsize="small")
     if title:
@@ -68,6 +75,7 @@ def plot_loss_components(
     return fig
 
 
+@labelled_figure
 def show_image_grid(
     rows: Mapping[str, Mapping[str, Tensor | np.ndarray]],
     title: str | None = None,
@@ -77,35 +85,50 @@ def show_image_grid(
 ) -> Figure:
     """A grid of grey images: one row per key of ``rows``, one column per key of its dict.
 
+    The column names head the top row and the row names stand, rotated, left of the first column, so
+    no title sits between two rows of images (introduced in ``notebooks/06_train_stage1.ipynb``).
     Images are shown on ``vrange`` (clipped), except the columns named in ``own_range``, which are
-    scaled to their own minimum and maximum (the column title says so).
+    scaled to their own minimum and maximum, printed under each such image.
     """
     if not rows:
         raise ValueError("no rows to show")
-    n_cols = max(len(r) for r in rows.values())
-    first = as_image(next(iter(next(iter(rows.values())).values())))
-    aspect = first.shape[0] / first.shape[1]
+    if vrange[0] >= vrange[1]:
+        raise ValueError(f"vrange must be (low, high) with low < high, got {vrange}")
+    columns = list(next(iter(rows.values())))
+    for label, images in rows.items():
+        if list(images) != columns:
+            raise ValueError(
+                f"row {label!r} has columns {list(images)}, expected {columns} (as the first row)"
+            )
+    height, width = as_image(next(iter(next(iter(rows.values())).values()))).shape
+    aspect = height / width
+    has_range = any(name in own_range for name in columns)
     fig, axes = plt.subplots(
         len(rows),
-        n_cols,
-        figsize=(panel_size * n_cols, panel_size * aspect * len(rows) + 0.5),
+        len(columns),
+        figsize=(panel_size * len(columns) + 0.4, (panel_size * aspect + 0.2 * has_range) * len(rows) + 0.6),
         squeeze=False,
+        layout="constrained",
     )
     for r, (label, images) in enumerate(rows.items()):
-        for c in range(n_cols):
-            ax = axes[r, c]
+        for c, (name, img) in enumerate(images.items()):
+            ax, arr = axes[r, c], as_image(img)
             ax.set_axis_off()
-            if c >= len(images):
-                continue
-            name, img = list(images.items())[c]
-            arr = as_image(img)
             if name in own_range:
                 ax.imshow(arr, cmap="gray", vmin=arr.min(), vmax=arr.max())
-                name = f"{name} [{arr.min():.2f}, {arr.max():.2f}]"
+                ax.text(
+                    0.5, -0.02, f"range [{arr.min():.2f}, {arr.max():.2f}]", transform=ax.transAxes,
+                    ha="center", va="top", fontsize="x-small",
+                )  # fmt: skip
             else:
                 ax.imshow(np.clip(arr, *vrange), cmap="gray", vmin=vrange[0], vmax=vrange[1])
-            ax.set_title(f"{label}: {name}" if c == 0 else name, fontsize="small")
+            if r == 0:
+                ax.set_title(name + (" (own range)" if name in own_range else ""), fontsize="small")
+            if c == 0:
+                ax.text(
+                    -0.04, 0.5, label, transform=ax.transAxes, rotation=90, ha="right", va="center",
+                    fontsize="small",
+                )  # fmt: skip
     if title:
         fig.suptitle(title)
-    fig.tight_layout()
     return fig

@@ -13,6 +13,8 @@ import torch
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
+from .checks import labelled_figure
+
 __all__ = ["plot_depth_vs_error", "plot_schedules", "plot_training_losses"]
 
 _MARKERS = ("o", "s", "D", "^", "v")
@@ -22,6 +24,7 @@ def _np(t: torch.Tensor | np.ndarray | Sequence[float]) -> np.ndarray:
     return t.detach().cpu().double().numpy() if isinstance(t, torch.Tensor) else np.asarray(t, dtype=float)
 
 
+@labelled_figure
 def plot_depth_vs_error(
     iterations: Sequence[int],
     classical: Mapping[str, Sequence[float]],
@@ -29,7 +32,7 @@ def plot_depth_vs_error(
     learned: Mapping[str, Sequence[float]],
     ax: Axes | None = None,
 ) -> Axes:
-    """Test error (dB) of classical solvers after t iterations (lines) and of learned K-layer nets (markers).
+    """Test error (dB) of classical solvers after t iterations (lines) and of learned L-layer nets (markers).
 
     ``classical[name][i]`` is the error after ``iterations[i]`` iterations; ``learned[name][j]`` the
     error of the network with ``depths[j]`` layers. The x axis (iterations = layers) is logarithmic.
@@ -58,6 +61,7 @@ def plot_depth_vs_error(
     return ax
 
 
+@labelled_figure
 def plot_training_losses(histories: Mapping[str, Sequence[float]], ax: Axes | None = None) -> Axes:
     """Training loss (normalised code error, log scale) per step, one curve per network."""
     if ax is None:
@@ -72,6 +76,7 @@ def plot_training_losses(histories: Mapping[str, Sequence[float]], ax: Axes | No
     return ax
 
 
+@labelled_figure
 def plot_schedules(
     k: torch.Tensor, thetas: Mapping[str, torch.Tensor], rhos: Mapping[str, torch.Tensor]
 ) -> Figure:
