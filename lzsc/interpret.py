@@ -51,6 +51,7 @@ __all__ = [
     "channel_energy",
     "component_scores",
     "increase_order",
+    "intensity_auc",
     "is_monotone",
     "matching_tolerances",
     "recovery_report",
@@ -377,6 +378,29 @@ def support_auc(traces: Sequence[FNetTrace], pairs: Sequence) -> dict[str, float
             scores.append(ratio[keep])
             labels.append(unique[keep])
         out[f"{code} vs c on {src.upper()}"] = roc_auc(np.concatenate(scores), np.concatenate(labels))
+    return out
+
+
+def intensity_auc(pairs: Sequence) -> dict[str, float]:
+    """The brightness baseline of :func:`support_auc`: the AUC of each source's raw intensity as the score.
+
+    Same pixels and labels as :func:`support_auc` (A: A's unique support vs the common one, not both;
+    B likewise), scored by the pixel value of A (resp. B) instead of a code-energy share. A code score
+    close to this one ranks pixels by brightness, whatever their content. Keys ``"intensity on A"`` and
+    ``"intensity on B"``; ``pairs`` are :class:`lzsc.data.SyntheticPair` (first item used). Introduced in
+    ``notebooks/09_interpretability.ipynb``.
+    """
+    if not pairs:
+        raise ValueError("intensity_auc needs at least one synthetic pair")
+    out = {}
+    for src in ("a", "b"):
+        scores, labels = [], []
+        for pair in pairs:
+            unique, common = _support(pair, f"unique_{src}"), _support(pair, "common")
+            keep = unique ^ common
+            scores.append(_np(getattr(pair, src)[:1])[0, 0][keep])
+            labels.append(unique[keep])
+        out[f"intensity on {src.upper()}"] = roc_auc(np.concatenate(scores), np.concatenate(labels))
     return out
 
 

@@ -117,6 +117,8 @@ class TestPhaseTransition:
         assert not bool(diagram.ahead("IHT", "IHT").any())
 
     def test_bad_input(self, diagram: PhaseDiagram) -> None:
+        with pytest.raises(ValueError, match="family-wise error rate"):
+            diagram.ahead_holm("IHT", "FISTA", alpha=1.5)
         with pytest.raises(ValueError, match="at least one solver"):
             phase_transition({}, [8], [1])
         with pytest.raises(ValueError, match="sparsities must be a non-empty sequence"):
@@ -133,6 +135,30 @@ class TestPhaseTransition:
             diagram.standard_error("ISTA")
 
 
+class TestAheadHolm:
+    @staticmethod
+    def grid(a: list[list[float]], b: list[list[float]], trials: int = 100) -> PhaseDiagram:
+        rates = {"a": torch.tensor(a, dtype=torch.float64), "b": torch.tensor(b, dtype=torch.float64)}
+        return PhaseDiagram((8,) * len(a), tuple(range(1, len(a[0]) + 1)), 32, trials, rates)
+
+    def test_smoke(self, diagram: PhaseDiagram) -> None:
+        holm = diagram.ahead_holm("IHT", "FISTA")
+        assert holm.shape == diagram.rates["IHT"].shape
+        assert holm.dtype == torch.bool
+        assert not bool((holm & diagram.ahead_holm("FISTA", "IHT")).any())
+
+    def test_stricter_than_two_standard_errors(self) -> None:
+        # 0.60 vs 0.45 at 100 trials is 2.15 standard errors: significant alone, not among 20 cells
+        d = self.grid([[0.6] * 10, [0.6] * 10], [[0.45] * 10, [0.45] * 10])
+        assert bool(d.ahead("a", "b").all())
+        assert not bool(d.ahead_holm("a", "b").any())
+
+    def test_large_differences_survive(self) -> None:
+        d = self.grid([[0.9, 0.5, 1.0]], [[0.1, 0.5, 1.0]])
+        assert d.ahead_holm("a", "b").tolist() == [[True, False, False]]
+        assert not bool(d.ahead_holm("b", "a").any())
+
+
 class TestSparsePlots:
     """Every figure is labelled (the check of LZSC_CHECK_FIGURES runs in the decorators too)."""
 
@@ -146,6 +172,11 @@ class TestSparsePlots:
         fig = plot_phase_diagram(diagram, compare=("IHT", "FISTA"), title="test")
         assert isinstance(fig, Figure)
         assert len([ax for ax in fig.axes if ax.get_label() != "<colorbar>"]) == 3
+        assert missing_labels(fig) == []
+
+    def test_phase_diagram_holm(self, diagram: PhaseDiagram) -> None:
+        fig = plot_phase_diagram(diagram, compare=("IHT", "FISTA"), holm_alpha=0.05)
+        assert any("Holm" in ax.get_title() for ax in fig.axes)
         assert missing_labels(fig) == []
 
     def test_code_errors(self) -> None:

@@ -39,7 +39,7 @@ from .configs import PAPER_BASELINE as PAPER_BASELINE  # importable, not in __al
 from .directions import binomial_tail, paper_directions
 from .runs import AblationRun, baseline_report, check_runs, run_ablation, run_ablations, run_folder
 from .scales import SCALES, AblationScale
-from .study import AblationStudy, cell_verdict, chance_separation, run_study
+from .study import AblationStudy, cell_verdict, chance_separation, holm, run_study
 
 __all__ = [
     "ABLATIONS",
@@ -55,6 +55,7 @@ __all__ = [
     "cell_verdict",
     "chance_separation",
     "check_runs",
+    "holm",
     "model_diff",
     "overview",
     "paper_directions",

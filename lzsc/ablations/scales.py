@@ -53,7 +53,9 @@ class AblationScale:
 
     def describe(self, synthetic: bool = False, seeds: Sequence[int] | None = None) -> str:
         """One line stating the scale (printed next to every reduced-scale result); ``seeds`` replaces
-        the configuration's one seed by the list a multi-seed study used."""
+        the configuration's one seed by the list a multi-seed study used. It names the training profile
+        the scale starts from (:func:`lzsc.training.profile`, e.g. ``'paper'`` for ``ci``), which is
+        not the notebook profile (``quick``) that picked the scale, and says when it is shrunk."""
         c = self.config()
         k, n = c.model.kernel_size, c.model.block.n_iter
         seed_text = f"seed {c.seed}" if seeds is None else f"seeds {', '.join(str(x) for x in seeds)}"
@@ -67,8 +69,11 @@ class AblationScale:
             evaluation = (
                 f"evaluated on {pairs} test pair(s) of {', '.join(self.datasets)}, protocol '{self.protocol}'"
             )
+        base = profile(self.profile)
+        smaller = c.steps < base.steps or c.model.n_filters < base.model.n_filters
+        source = f"the '{self.profile}' training profile (lzsc.training)" + (" shrunk to" if smaller else ",")
         return (
-            f"scale '{self.name}' (profile '{self.profile}'): K = {c.model.n_filters} filters of "
+            f"scale '{self.name}' = {source} K = {c.model.n_filters} filters of "
             f"{k}x{k}, {n} iterations, {c.patch}x{c.patch} crops, batch "
             f"{c.batch_size}, {c.steps} steps per stage, lr {c.lr:g}, EMA {c.ema_decay:g}, {seed_text}, "
             f"data {'synthetic MCSC pairs' if synthetic else c.data}; {evaluation}"

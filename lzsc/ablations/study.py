@@ -38,6 +38,7 @@ import numpy as np
 from ..atomic import atomic_open
 from ..metrics import HIGHER_IS_BETTER
 from ..reference import PAPER_METRICS
+from ..stats import holm
 from .configs import ABLATIONS, BASELINE, _describe
 from .directions import _paper_overall, binomial_tail, paper_directions
 from .runs import AblationRun, check_runs, run_ablations
@@ -49,6 +50,7 @@ __all__ = [
     "Outcome",
     "cell_verdict",
     "chance_separation",
+    "holm",
     "run_study",
 ]
 

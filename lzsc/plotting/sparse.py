@@ -266,10 +266,13 @@ def plot_phase_diagram(
     compare: tuple[str, str] | None = None,
     z: float = 2.0,
     title: str = "",
+    holm_alpha: float | None = None,
 ) -> Figure:
     """One heat map per solver of the share of supports recovered exactly on the (s, n) grid, and,
     with ``compare = (a, b)``, a last panel of rates[a] - rates[b] in which a cell where the difference
-    exceeds ``z`` standard errors is framed (see :meth:`lzsc.phase.PhaseDiagram.ahead`).
+    exceeds ``z`` standard errors is framed (see :meth:`lzsc.phase.PhaseDiagram.ahead`), or, with
+    ``holm_alpha``, a cell significant after Holm's correction over the grid at that family-wise level
+    (:meth:`lzsc.phase.PhaseDiagram.ahead_holm`).
 
     Colour scales are colour-blind safe (viridis for rates, PuOr for the difference); every cell
     also carries its value as text. Up to three panels sit in one row, more in rows of two.
@@ -303,9 +306,15 @@ def plot_phase_diagram(
         diff, _ = diagram.difference(a, b)
         ax = axes[panels - 1]
         cells(ax, _np(diff), "PuOr", -1.0, 1.0, f"{a} - {b}")
-        for r, c in zip(*np.nonzero(_np(diagram.ahead(a, b, z)) + _np(diagram.ahead(b, a, z))), strict=True):
+        if holm_alpha is None:
+            framed = _np(diagram.ahead(a, b, z)) + _np(diagram.ahead(b, a, z))
+            rule = f"more than {z:g} standard errors"
+        else:
+            framed = _np(diagram.ahead_holm(a, b, holm_alpha)) + _np(diagram.ahead_holm(b, a, holm_alpha))
+            rule = f"significant, Holm-corrected at {holm_alpha:g}"
+        for r, c in zip(*np.nonzero(framed), strict=True):
             ax.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, lw=1.8, ec="k"))
-        ax.set_title(f"{a} - {b}\n(framed: more than {z:g} standard errors)")
+        ax.set_title(f"{a} - {b}\n(framed: {rule})")
     if title:
         fig.suptitle(title)
     fig.tight_layout()

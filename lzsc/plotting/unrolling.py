@@ -32,7 +32,7 @@ def plot_depth_vs_error(
     learned: Mapping[str, Sequence[float]],
     ax: Axes | None = None,
 ) -> Axes:
-    """Test error (dB) of classical solvers after t iterations (lines) and of learned L-layer nets (markers).
+    """Test error (dB) of classical solvers after t iterations (lines) and of learned d-layer nets (markers).
 
     ``classical[name][i]`` is the error after ``iterations[i]`` iterations; ``learned[name][j]`` the
     error of the network with ``depths[j]`` layers. The x axis (iterations = layers) is logarithmic.
