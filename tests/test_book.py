@@ -131,7 +131,7 @@ class TestBuild:
                 and "assert" in "".join(c["source"])
             ]
             for source in hidden:
-                first = next(line.strip() for line in source.splitlines() if "assert " in line)
+                first = next(line.strip() for line in source.splitlines() if "assert" in line)
                 assert first not in page.replace("&quot;", '"').replace("&#39;", "'"), (
                     f"{nb.stem} shows: {first}"
                 )
