@@ -248,17 +248,21 @@ class AblationStudy:
         the separated ones (:meth:`by_ablation`); ``median_better_pct``: the median change in % with
         the sign "+ = ablation better" (CE flipped); ``sign_p``: the sign test, P(at least
         ``cells - paper_direction`` of ``cells`` fair coin flips go against the paper), approximate
-        because the cells share their networks. Introduced in ``notebooks/10_ablations.ipynb``.
+        because the cells share their networks. Without the papers' tables every count is 0. Introduced
+        in ``notebooks/10_ablations.ipynb``.
         """
         cells = [
             e
             for e in self.effects(metrics)
             if e["ablation"] == ablation and e["verdict"] != "no paper direction"
         ]
-        if not cells:
+        if ablation not in self.configs:
             raise ValueError(
                 f"{ablation!r}: no cell with a paper direction in the study (configs: {self.configs})"
             )
+        if not cells:  # the papers' tables are missing (no LZSC_DATA): nothing to count
+            zero = {k: 0 for k in ("cells", "paper_direction", "better", "agree", "opposite")}
+            return {"ablation": ablation, **zero, "median_better_pct": math.nan, "sign_p": 1.0}
         signed = [e["effect_pct"] * (1.0 if HIGHER_IS_BETTER.get(e["metric"], True) else -1.0) for e in cells]
         along = sum(e["ours"] == e["paper"] for e in cells)
         return {
