@@ -31,6 +31,17 @@ __all__ = ["fnet_diagram", "ifnet_diagram", "lzsc_block_diagram", "mcsc_diagram"
 _CODE_COLOR = {"u1": "#f4c7a1", "c": "#c9dcf0", "u2": "#cfe8c4"}
 
 
+def _canvas(
+    size: tuple[float, float], xlim: tuple[float, float], ylim: tuple[float, float]
+) -> tuple[Figure, Axes]:
+    """A figure with one axes turned off, in diagram coordinates: every diagram draws on one."""
+    fig, ax = plt.subplots(figsize=size)
+    ax.set_xlim(*xlim)
+    ax.set_ylim(*ylim)
+    ax.set_axis_off()
+    return fig, ax
+
+
 def _box(
     ax: Axes, x: float, y: float, text: str, color: str, width: float = 1.9, height: float = 0.9
 ) -> None:
@@ -81,10 +92,7 @@ def mcsc_diagram(images: Mapping[str, torch.Tensor | np.ndarray] | None = None) 
     the fused image FNet synthesises through its decoders G on the right. ``images`` may hold
     thumbnails for "x_A", "x_B" and "F" (grey images in [0, 1]), drawn next to their boxes.
     """
-    fig, ax = plt.subplots(figsize=(11, 5.2))
-    ax.set_xlim(-0.6, 11.6)
-    ax.set_ylim(-0.3, 5.3)
-    ax.set_axis_off()
+    fig, ax = _canvas((11, 5.2), (-0.6, 11.6), (-0.3, 5.3))
     codes = {"u1": (5.5, 4.2), "c": (5.5, 2.5), "u2": (5.5, 0.8)}
     labels = {"u1": "$u_1$\nunique to A", "c": "$c$\ncommon", "u2": "$u_2$\nunique to B"}
     for name, (x, y) in codes.items():
@@ -202,10 +210,7 @@ def lzsc_block_diagram(block: LZSCConfig | LZSCBlock | None = None) -> Figure:
     _check_drawable(cfg.n_iter)
     n = cfg.n_iter
     width, col_w, box_h = 3.1, 2.75, 1.55
-    fig, ax = plt.subplots(figsize=(max(8.0, 1.2 + 2.35 * (n + 1)), 4.8))
-    ax.set_xlim(-1.5, width * n + 1.7)
-    ax.set_ylim(-1.55, 3.7)
-    ax.set_axis_off()
+    fig, ax = _canvas((max(8.0, 1.2 + 2.35 * (n + 1)), 4.8), (-1.5, width * n + 1.7), (-1.55, 3.7))
     ax.annotate("", xy=(width * n + 1.2, 3.1), xytext=(-1.4, 3.1), arrowprops={"arrowstyle": "-", "lw": 1.4})
     ax.text(-1.4, 3.3, "input $x$", ha="left", va="bottom", fontsize=10)
     skip = cfg.momentum in ("nesterov", "polyak")
@@ -345,10 +350,7 @@ def fnet_diagram(config: FNetConfig | None = None) -> Figure:
     _network_config(config, FNetConfig, "fnet_diagram")
     cfg, kind = config.block, config.block_kind
     _check_drawable(cfg.n_iter)
-    fig, ax = plt.subplots(figsize=(13.5, 6.0))
-    ax.set_xlim(-0.4, 14.2)
-    ax.set_ylim(-1.3, 5.6)
-    ax.set_axis_off()
+    fig, ax = _canvas((13.5, 6.0), (-0.4, 14.2), (-1.3, 5.6))
     _box(ax, 0.6, 4.5, "$x_A$", "0.92", width=1.0, height=0.7)
     _box(ax, 0.6, 0.2, "$x_B$", "0.92", width=1.0, height=0.7)
     u1_problem = "$\\min_{u_1}\\ \\frac{1}{2}\\|x_A - D_{u_1}u_1\\|^2 + \\lambda\\|u_1\\|_0$\n(with $c = 0$)"
@@ -414,10 +416,7 @@ def ifnet_diagram(config: IFNetConfig | None = None) -> Figure:
     _network_config(config, IFNetConfig, "ifnet_diagram")
     cfg, kind = config.block, config.block_kind
     _check_drawable(cfg.n_iter)
-    fig, ax = plt.subplots(figsize=(11.0, 4.8))
-    ax.set_xlim(-0.4, 11.0)
-    ax.set_ylim(-1.0, 4.7)
-    ax.set_axis_off()
+    fig, ax = _canvas((11.0, 4.8), (-0.4, 11.0), (-1.0, 4.7))
     _box(ax, 0.6, 1.9, "$F$", "#fff2b3", width=0.9, height=0.7)
     rows = {"x_1": (3.4, "I_1'", "#b35806", "D_{x_1}"), "x_2": (0.4, "I_2'", "#1b7837", "D_{x_2}")}
     for code, (y, out, color, decoder) in rows.items():
