@@ -190,14 +190,16 @@ def _escape(line: str) -> str:
     return "".join(parts)
 
 
-def _plain_bars(app: object, what: str, name: str, obj: object, options: object, lines: list[str]) -> None:
+def _escape_docstring(
+    app: object, what: str, name: str, obj: object, options: object, lines: list[str]
+) -> None:
     """autodoc hook: :func:`_escape` on every docstring line."""
     lines[:] = [_escape(line) for line in lines]
 
 
 def setup(app: object) -> dict[str, bool]:
-    """Sphinx extension hook (the book's ``_config.yml`` loads ``lzsc.book``): :func:`_plain_bars`."""
-    app.connect("autodoc-process-docstring", _plain_bars)  # type: ignore[attr-defined]
+    """Sphinx extension hook (the book's ``_config.yml`` loads ``lzsc.book``): :func:`_escape_docstring`."""
+    app.connect("autodoc-process-docstring", _escape_docstring)  # type: ignore[attr-defined]
     return {"parallel_read_safe": True}
 
 
